@@ -1,8 +1,5 @@
 #include "optiq/core/parallel.h"
 
-#include <cblas.h>
-#include <omp.h>
-
 #include <thread>
 
 namespace optiq {
@@ -18,9 +15,6 @@ int thread_count() {
   return g_threads;
 }
 
-void set_thread_count(int threads) {
-  g_threads = threads;
-  openblas_set_num_threads(thread_count());
-}
+void set_thread_count(int threads) { g_threads = threads; }
 
 }  // namespace optiq
