@@ -1,3 +1,3 @@
 optiq_test(test_core_io
-  SOURCES test_support.cc half_test.cc safetensors_test.cc
+  SOURCES test_support.cc half_test.cc safetensors_test.cc safetensors_broken_test.cc
   DEPS optiq_io)

@@ -11,5 +11,9 @@ void register_generate(CLI::App& app);
 void register_convert(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_tokenize(CLI::App& app);
+void register_profile(CLI::App& app);
+void register_plan(CLI::App& app);
+void register_quantize(CLI::App& app);
+void register_export_gguf(CLI::App& app);
 
 }  // namespace optiq::cli

@@ -8,32 +8,13 @@
 #include "optiq/io/atomic_output.h"
 #include "optiq/io/safetensors.h"
 #include "optiq/model/model.h"
+#include "optiq/model/rope_permute.h"
 #include "optiq/tokenizer/llama2c_tokenizer.h"
 
 namespace fs = std::filesystem;
 
 namespace optiq::cli {
 namespace {
-
-// Reorders the rows of a q or k projection from llama2.c's interleaved RoPE
-// pairs (2i, 2i+1) to Hugging Face's halves (i, i + d/2), head by head: new
-// row h·d + s·d/2 + i takes old row h·d + 2i + s (s ∈ {0, 1}).
-std::vector<float> permute_for_halves(const Matrix& m, int64_t heads) {
-  std::vector<float> in = m.to_floats();
-  std::vector<float> out(in.size());
-  const int64_t head_dim = m.rows() / heads;
-  const int64_t half = head_dim / 2;
-  for (int64_t h = 0; h < heads; ++h) {
-    for (int64_t s = 0; s < 2; ++s) {
-      for (int64_t i = 0; i < half; ++i) {
-        const float* src = in.data() + (h * head_dim + 2 * i + s) * m.cols();
-        float* dst = out.data() + (h * head_dim + s * half + i) * m.cols();
-        std::copy_n(src, m.cols(), dst);
-      }
-    }
-  }
-  return out;
-}
 
 void run_convert(const std::string& model_path, const std::string& tokenizer_path,
                  const std::string& output) {
@@ -75,9 +56,11 @@ void run_convert(const std::string& model_path, const std::string& tokenizer_pat
     add_values(prefix + "post_attention_layernorm.weight", {c.hidden}, layer.ffn_norm);
     for (Projection p : kAllProjections) {
       const Matrix& m = layer.projection(p);
-      std::vector<float> values = p == Projection::kQ   ? permute_for_halves(m, c.n_heads)
-                                  : p == Projection::kK ? permute_for_halves(m, c.n_kv_heads)
-                                                        : m.to_floats();
+      std::vector<float> values = m.to_floats();
+      if (p == Projection::kQ || p == Projection::kK) {
+        int64_t heads = p == Projection::kQ ? c.n_heads : c.n_kv_heads;
+        values = interleaved_to_halves(values, m.rows(), m.cols(), heads);
+      }
       add_values(projection_module(i, p) + ".weight", {m.rows(), m.cols()}, std::move(values));
     }
   }

@@ -29,6 +29,10 @@ int main(int argc, char** argv) {
   optiq::cli::register_convert(app);
   optiq::cli::register_eval(app);
   optiq::cli::register_tokenize(app);
+  optiq::cli::register_profile(app);
+  optiq::cli::register_plan(app);
+  optiq::cli::register_quantize(app);
+  optiq::cli::register_export_gguf(app);
 
   try {
     app.parse(argc, argv);

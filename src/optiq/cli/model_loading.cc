@@ -5,12 +5,22 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <string_view>
 
 #include "optiq/core/error.h"
 
 namespace fs = std::filesystem;
 
 namespace optiq::cli {
+namespace {
+
+bool is_gguf(const fs::path& path) {
+  std::ifstream stream(path, std::ios::binary);
+  char magic[4] = {};
+  return stream.read(magic, 4) && std::string_view(magic, 4) == "GGUF";
+}
+
+}  // namespace
 
 std::string read_text_file(const fs::path& path) {
   std::ifstream stream(path, std::ios::binary);
@@ -27,7 +37,9 @@ std::unique_ptr<Tokenizer> load_model_tokenizer(const fs::path& model_path,
   std::unique_ptr<Tokenizer> tokenizer;
   if (!tokenizer_path.empty()) {
     tokenizer = load_tokenizer(tokenizer_path);
-  } else if (is_folder) {
+  } else if (is_folder || is_gguf(model_path)) {
+    // A model folder contains tokenizer.json, tokenizer.model or
+    // tokenizer.bin. A GGUF file stores its tokenizer in tokenizer.ggml.*.
     tokenizer = load_tokenizer(model_path);
   } else {
     fail("{}: a llama2.c checkpoint has no tokenizer; pass --tokenizer", model_path.string());

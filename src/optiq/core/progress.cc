@@ -34,9 +34,11 @@ void Progress::advance(int64_t steps, const std::string& detail) {
   double rate = elapsed > 0 ? static_cast<double>(done_) / elapsed : 0.0;
   double eta = rate > 0 ? static_cast<double>(total_ - done_) / rate : 0.0;
   int width = static_cast<int>(fmt::format("{}", total_).size());
-  std::string line = fmt::format("{} [{:>{}}/{}] {:.1f} {}/s, ETA {}", label_,
-                                 done_, width, total_, rate, unit_,
-                                 format_duration(eta));
+  std::string speed = rate >= 1.0 || rate == 0.0
+                          ? fmt::format("{:.1f} {}/s", rate, unit_)
+                          : fmt::format("{:.1f} s/{}", 1.0 / rate, unit_);
+  std::string line = fmt::format("{} [{:>{}}/{}] {}, ETA {}", label_, done_, width, total_,
+                                 speed, format_duration(eta));
   if (!detail.empty()) line += "  " + detail;
   std::fprintf(stderr, "%s\n", line.c_str());
 }

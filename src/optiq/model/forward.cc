@@ -78,6 +78,7 @@ void Transformer::run_layer(int64_t index, const LayerWeights& w, float* h, int6
 
   // Attention block.
   rms_norm(h, w.attn_norm.data(), n, hidden, c.norm_eps, x.data());
+  if (observer_) observer_->observe(index, Projection::kQ, x.data(), n, hidden);
   matmul(x.data(), n, w.q, q.data());
   matmul(x.data(), n, w.k, k.data());
   matmul(x.data(), n, w.v, v.data());
@@ -94,16 +95,19 @@ void Transformer::run_layer(int64_t index, const LayerWeights& w, float* h, int6
   }, c.q_dim() + c.kv_dim());
   std::vector<float> attended(static_cast<size_t>(n * c.q_dim()));
   attention(index, q.data(), n, cache, position0, attended.data());
+  if (observer_) observer_->observe(index, Projection::kO, attended.data(), n, c.q_dim());
   matmul(attended.data(), n, w.o, x.data());
   for (int64_t i = 0; i < n * hidden; ++i) h[i] += x[i];
 
   // Feed-forward block (SwiGLU).
   rms_norm(h, w.ffn_norm.data(), n, hidden, c.norm_eps, x.data());
+  if (observer_) observer_->observe(index, Projection::kGate, x.data(), n, hidden);
   std::vector<float> gate(static_cast<size_t>(n * c.intermediate));
   std::vector<float> up(static_cast<size_t>(n * c.intermediate));
   matmul(x.data(), n, w.gate, gate.data());
   matmul(x.data(), n, w.up, up.data());
   silu_multiply(gate.data(), up.data(), n * c.intermediate);
+  if (observer_) observer_->observe(index, Projection::kDown, gate.data(), n, c.intermediate);
   matmul(gate.data(), n, w.down, x.data());
   for (int64_t i = 0; i < n * hidden; ++i) h[i] += x[i];
 }
@@ -116,6 +120,7 @@ void Transformer::head(const float* h, int64_t n, const Matrix& output, float* l
   const ModelConfig& c = model_.config;
   std::vector<float> x(static_cast<size_t>(n * c.hidden));
   rms_norm(h, model_.final_norm.data(), n, c.hidden, c.norm_eps, x.data());
+  if (observer_) observer_->observe(-1, Projection::kQ, x.data(), n, c.hidden);
   matmul(x.data(), n, output, logits);
 }
 

@@ -36,12 +36,27 @@ class KVCache {
   std::vector<float> values_;  // [layer][position][kv_dim]
 };
 
+// Receives the input of the linear projections during forward passes (for
+// activation statistics). Called once per distinct input: Projection::kQ for
+// the q/k/v input, kO, kGate for the gate/up input, kDown; layer -1 with kQ
+// for the output head's input. x is [n, cols]. Called from the thread that
+// runs the forward pass.
+class LinearInputObserver {
+ public:
+  virtual ~LinearInputObserver() = default;
+  virtual void observe(int64_t layer, Projection projection, const float* x, int64_t n,
+                       int64_t cols) = 0;
+};
+
 class Transformer {
  public:
   // Keeps a reference to `model`, which must outlive this object.
   explicit Transformer(const Model& model);
 
   const Model& model() const { return model_; }
+
+  // nullptr disables observation. The observer must outlive its use.
+  void set_observer(LinearInputObserver* observer) { observer_ = observer; }
 
   // Runs `tokens` at positions cache.length() onward, appends their keys and
   // values to the cache, and writes logits [tokens.size() - logits_from,
@@ -68,6 +83,7 @@ class Transformer {
 
   const Model& model_;
   RopeTable rope_;
+  LinearInputObserver* observer_ = nullptr;
 };
 
 }  // namespace optiq

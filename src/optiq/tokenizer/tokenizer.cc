@@ -5,6 +5,8 @@
 #include <fstream>
 
 #include "optiq/core/error.h"
+#include "optiq/tokenizer/gguf_tokenizer.h"
+#include "optiq/tokenizer/hf_tokenizer.h"
 #include "optiq/tokenizer/llama2c_tokenizer.h"
 #include "optiq/tokenizer/sentencepiece_tokenizer.h"
 
@@ -12,7 +14,8 @@ namespace fs = std::filesystem;
 
 namespace optiq {
 
-std::vector<int32_t> Tokenizer::encode_for_model(std::string_view text, bool with_bos) const {
+std::vector<int32_t> Tokenizer::encode_for_model(std::string_view text,
+                                                 bool with_bos) const {
   std::vector<int32_t> ids = encode(text);
   if (with_bos && add_bos_ && bos_id_ >= 0) {
     if (!ids.empty() && ids.front() == bos_id_) {
@@ -38,21 +41,33 @@ std::string read_magic(const fs::path& path) {
 std::unique_ptr<Tokenizer> load_tokenizer(const fs::path& path) {
   std::error_code ec;
   if (fs::is_directory(path, ec)) {
-    if (fs::exists(path / "tokenizer.model")) return load_tokenizer(path / "tokenizer.model");
-    // optiq convert stores a llama2.c vocabulary as tokenizer.bin.
-    if (fs::exists(path / "tokenizer.bin")) return load_tokenizer(path / "tokenizer.bin");
-    fail("{}: no tokenizer.json or tokenizer.model in this folder", path.string());
+    // tokenizer.json carries the added tokens and pre-tokenizer that a
+    // SentencePiece .model of the same model may lack, so it comes first.
+    for (const char* name :
+         {"tokenizer.json", "tokenizer.model", "tokenizer.bin"}) {
+      if (fs::exists(path / name, ec)) return load_tokenizer(path / name);
+    }
+    fail("{}: no tokenizer.json, tokenizer.model or tokenizer.bin found",
+         path.string());
   }
   if (!fs::exists(path, ec)) fail("tokenizer '{}' not found", path.string());
+  // The magic comes first: GGUF files may carry any extension.
+  if (read_magic(path) == "GGUF") return load_gguf_tokenizer(path);
   const std::string extension = path.extension().string();
-  if (extension == ".bin") return std::make_unique<Llama2cTokenizer>(path);
-  if (extension == ".model") return std::make_unique<SentencePieceTokenizer>(path);
-  if (read_magic(path) == "GGUF") {
-    fail("{}: tokenizers stored in GGUF files are not supported yet", path.string());
+  if (extension == ".json") {
+    const fs::path config = path.parent_path() / "tokenizer_config.json";
+    const bool has_config = path.filename() != "tokenizer_config.json" &&
+                            fs::is_regular_file(config, ec);
+    return load_hf_tokenizer(path, has_config ? &config : nullptr);
   }
-  fail("{}: unknown tokenizer kind: expected a llama2.c .bin, a SentencePiece .model, "
-       "a tokenizer.json, a GGUF file or a model folder",
-       path.string());
+  if (extension == ".bin") return std::make_unique<Llama2cTokenizer>(path);
+  if (extension == ".model") {
+    return std::make_unique<SentencePieceTokenizer>(path);
+  }
+  fail(
+      "{}: unknown tokenizer kind: expected a llama2.c .bin, a "
+      "SentencePiece .model, a tokenizer.json, a GGUF file or a model folder",
+      path.string());
 }
 
 }  // namespace optiq

@@ -1,0 +1,147 @@
+// optiq quantize: write a mixed-precision MLX model folder, either from a
+// saved plan or in one command (profile, plan, export, report).
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+
+#include "optiq/cli/commands.h"
+#include "optiq/cli/plan_printing.h"
+#include "optiq/cli/profile_options.h"
+#include "optiq/cli/report.h"
+#include "optiq/core/error.h"
+#include "optiq/export/mlx_export.h"
+#include "optiq/plan/budget.h"
+#include "optiq/profile/profiler.h"
+
+namespace fs = std::filesystem;
+
+namespace optiq::cli {
+namespace {
+
+struct QuantizeOptions {
+  std::string model;
+  std::string tokenizer;
+  std::string output;
+  std::string plan;
+  std::string profile;
+  PlanRequest request;
+  ProfileCommandOptions profiling;
+  ReportOptions report;
+  std::string protocol = "llama.cpp";
+};
+
+// Fails before any model run when no choice of the candidate formats fits the
+// budget: sizes depend only on shapes.
+void check_budget_reachable(const Model& model, const QuantizeOptions& options) {
+  std::vector<ProfileTarget> targets = profile_targets(model, options.profiling.include_embedding);
+  const DType output = output_dtype_for(model);
+  const int64_t params = parameter_count(model);
+  int64_t planned = 0;
+  for (const ProfileTarget& t : targets) planned += t.rows * t.cols;
+  uint64_t smallest = static_cast<uint64_t>(params - planned) * dtype_size(output);
+  for (const ProfileTarget& t : targets) {
+    uint64_t best = QuantFormat::float_format(output).bytes(t.rows, t.cols, output);
+    for (int bits : options.profiling.bits) {
+      for (int group : options.profiling.group_sizes) {
+        QuantFormat f = QuantFormat::affine_format(bits, group);
+        if (f.applies_to(t.cols)) best = std::min(best, f.bytes(t.rows, t.cols, output));
+      }
+    }
+    smallest += best;
+  }
+  uint64_t budget = resolve_budget_bytes(options.request.budget, params);
+  if (budget < smallest) {
+    fail("budget {} ({} bytes) cannot be met: the smallest achievable size is {} bytes ({:.3f} "
+         "bits per weight) with the candidate formats",
+         options.request.budget, budget, smallest, 8.0 * smallest / std::max<int64_t>(params, 1));
+  }
+}
+
+void run_quantize(QuantizeOptions& options) {
+  if (options.plan.empty() == options.profiling.calib.empty() && options.profile.empty()) {
+    fail("give either --plan PLAN.json, or --calib FILE with --budget (one-command form), or "
+         "--profile PROFILE.json with --budget");
+  }
+  LoadedModel loaded = load_model_and_tokenizer(options.model, options.tokenizer);
+  ProfileDocument profile;
+  bool have_profile = false;
+  Plan plan;
+  if (!options.plan.empty()) {
+    plan = read_plan(options.plan);
+    if (!options.profile.empty()) {
+      profile = read_profile(options.profile);
+      have_profile = true;
+    }
+  } else {
+    if (options.request.budget.empty()) fail("--budget is required unless --plan is given");
+    if (!options.profile.empty()) {
+      profile = read_profile(options.profile);
+    } else {
+      check_budget_reachable(loaded.model, options);
+      profile = run_profile_command(loaded, options.model, options.profiling);
+      fs::path profile_path = fs::path(options.output).string() + ".profile.json";
+      profile.info.source_path = fs::absolute(profile_path).string();
+      write_profile(profile_path, profile);
+      std::printf("wrote %s (plan other budgets from it with optiq plan)\n", profile_path.c_str());
+    }
+    have_profile = true;
+    plan = make_plan(profile, options.request);
+    print_plan(plan);
+  }
+  const std::string hash = model_hash(loaded.model);
+  if (hash != plan.model_hash) {
+    fail("the plan was made for model '{}' (hash {}), but '{}' has hash {}", plan.model_path,
+         plan.model_hash, options.model, hash);
+  }
+  std::map<std::string, std::vector<float>> importance =
+      have_profile ? profile.result.importance : plan_importance(plan);
+
+  MlxExportOptions export_options;
+  export_options.importance = &importance;
+  export_options.tokenizer = options.tokenizer;
+  MlxExportSummary summary = export_mlx(loaded.model, plan, options.output, export_options);
+  std::printf("wrote %s: %lld quantized and %lld unquantized modules, model.safetensors %llu bytes\n",
+              options.output.c_str(), static_cast<long long>(summary.quantized_modules),
+              static_cast<long long>(summary.float_modules),
+              static_cast<unsigned long long>(summary.file_bytes));
+
+  if (options.report.text.empty()) return;
+  options.report.eval.protocol = parse_protocol(options.protocol);
+  Model exported = load_model(options.output);
+  print_report(loaded, exported, plan, have_profile ? &profile : nullptr, options.report);
+}
+
+}  // namespace
+
+void register_quantize(CLI::App& app) {
+  auto options = std::make_shared<QuantizeOptions>();
+  CLI::App* command = app.add_subcommand(
+      "quantize", "Write a mixed-precision MLX model folder from a plan, or profile, plan and "
+                  "write in one command");
+  command->add_option("model", options->model, "Model folder or llama2.c checkpoint")->required();
+  command->add_option("--tokenizer", options->tokenizer,
+                      "Tokenizer file (default: the one in the model folder)");
+  command->add_option("-o,--output", options->output, "Output folder (replaced if it exists)")->required();
+  command->add_option("--plan", options->plan, "Plan written by optiq plan");
+  command->add_option("--profile", options->profile,
+                      "Profile written by optiq profile (skips profiling; enables the uniform rows "
+                      "of the report)");
+  command->add_option("--budget", options->request.budget,
+                      "Size limit: bits per weight (4bpw), bytes (3.2GB) or reduction (40%)");
+  command->add_option("--metric", options->request.metric, "Damage to minimise: kl or mse (the profile measures both)");
+  command->add_option("--keep", options->request.keep, "NAME_REGEX=FORMAT (repeatable)");
+  add_profile_options(command, options->profiling, /*calib_required=*/false,
+                      /*with_metric=*/false);
+  command->add_option("--eval-text", options->report.text,
+                      "Evaluate full precision, uniform baselines and the plan on this text and "
+                      "print the comparison table");
+  command->add_option("--eval-ctx", options->report.eval.ctx, "Context for the evaluation")
+      ->check(CLI::Range(4, 1 << 20));
+  command->add_option("--eval-chunks", options->report.eval.max_chunks,
+                      "Evaluate at most this many chunks (0: all)");
+  command->add_option("--eval-protocol", options->protocol, "llama.cpp or documents");
+  command->add_flag("--json", options->report.json, "Print the comparison table as JSON");
+  command->callback([options] { run_quantize(*options); });
+}
+
+}  // namespace optiq::cli

@@ -1,0 +1,129 @@
+#include "optiq/cli/report.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <list>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "optiq/core/error.h"
+#include "optiq/eval/compare.h"
+#include "optiq/export/apply_plan.h"
+#include "optiq/model/forward.h"
+
+namespace optiq::cli {
+namespace {
+
+struct Row {
+  std::string name;
+  uint64_t bytes = 0;
+  double bpw = 0;
+  double predicted = -1;  // < 0: none
+  const Model* model = nullptr;
+  KldResult result;
+};
+
+// The group size most of the plan's affine tensors use (64 when none).
+int plan_group_size(const Plan& plan) {
+  std::map<int, int64_t> weight;
+  for (const PlanEntry& e : plan.entries) {
+    if (e.format.kind == QuantFormat::Kind::kAffine) {
+      weight[e.format.affine.group_size] += e.target.rows * e.target.cols;
+    }
+  }
+  int best = 64;
+  int64_t best_weight = -1;
+  for (const auto& [group, w] : weight) {
+    if (w > best_weight) {
+      best = group;
+      best_weight = w;
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
+void print_report(const LoadedModel& full_precision, const Model& quantized, const Plan& plan,
+                  const ProfileDocument* profile, const ReportOptions& options) {
+  const Model& base = full_precision.model;
+  std::vector<Row> rows;
+  std::list<Model> uniform_models;
+  const int group = plan_group_size(plan);
+  const int64_t params = plan.total_params;
+  if (profile != nullptr) {
+    for (int bits : options.uniform_bits) {
+      QuantFormat format = QuantFormat::affine_format(bits, group);
+      Plan uniform;
+      try {
+        uniform = make_uniform_plan(*profile, format, plan.metric);
+      } catch (const Error& e) {
+        spdlog::warn("no uniform {} row: {}", format.name(), e.what());
+        continue;
+      }
+      uniform_models.push_back(apply_plan(base, uniform, &profile->result.importance));
+      Row row;
+      row.name = "uniform " + format.name();
+      row.bytes = uniform.total_bytes;
+      row.bpw = uniform.bits_per_weight;
+      row.predicted = uniform.predicted_damage;
+      row.model = &uniform_models.back();
+      rows.push_back(row);
+    }
+  }
+  Row mixed;
+  mixed.name = "optiq plan";
+  mixed.bytes = plan.total_bytes;
+  mixed.bpw = plan.bits_per_weight;
+  mixed.predicted = plan.predicted_damage;
+  mixed.model = &quantized;
+  rows.push_back(mixed);
+
+  std::string text = read_text_file(options.text);
+  std::vector<EvalSequence> sequences = make_eval_sequences(*full_precision.tokenizer, text, options.eval);
+  Transformer base_transformer(base);
+  std::list<Transformer> transformers;
+  std::vector<Transformer*> candidates;
+  for (const Row& row : rows) {
+    transformers.emplace_back(*row.model);
+    candidates.push_back(&transformers.back());
+  }
+  std::vector<KldResult> results = compare_models(base_transformer, candidates, *full_precision.tokenizer, sequences);
+  for (size_t i = 0; i < rows.size(); ++i) rows[i].result = results[i];
+  const PerplexityResult& base_ppl = results.front().base;
+  const uint64_t base_bytes = static_cast<uint64_t>(params) * 2;
+
+  if (options.json) {
+    nlohmann::json out = nlohmann::json::array();
+    out.push_back({{"model", "full precision (16-bit)"}, {"bytes", base_bytes}, {"bits_per_weight", 16.0},
+                   {"perplexity", base_ppl.perplexity}, {"mean_kld", 0.0}, {"top1_agreement", 1.0}});
+    for (const Row& row : rows) {
+      out.push_back({{"model", row.name}, {"bytes", row.bytes}, {"bits_per_weight", row.bpw},
+                     {"perplexity", row.result.candidate.perplexity}, {"mean_kld", row.result.mean_kld},
+                     {"kld_p99", row.result.kld_p99}, {"top1_agreement", row.result.top1_agreement},
+                     {"predicted_damage", row.predicted}});
+    }
+    std::printf("%s\n", out.dump(2).c_str());
+    return;
+  }
+  std::printf("\nquality on %s (%s protocol, ctx %lld, %lld tokens scored)\n", options.text.c_str(),
+              std::string(protocol_name(options.eval.protocol)).c_str(),
+              static_cast<long long>(options.eval.ctx), static_cast<long long>(base_ppl.tokens_scored));
+  std::printf("%-18s %12s %7s %11s %10s %9s %7s %12s\n", "model", "bytes", "bpw", "perplexity",
+              "mean KLD", "KLD p99", "top-1", "predicted");
+  std::printf("%-18s %12llu %7.3f %11.4f %10s %9s %7s %12s\n", "16-bit",
+              static_cast<unsigned long long>(base_bytes), 16.0, base_ppl.perplexity, "0", "0",
+              "100%", "-");
+  for (const Row& row : rows) {
+    std::string predicted = row.predicted >= 0 ? fmt::format("{:.4e}", row.predicted) : "-";
+    std::printf("%-18s %12llu %7.3f %11.4f %10.5f %9.4f %6.2f%% %12s\n", row.name.c_str(),
+                static_cast<unsigned long long>(row.bytes), row.bpw, row.result.candidate.perplexity,
+                row.result.mean_kld, row.result.kld_p99, 100.0 * row.result.top1_agreement,
+                predicted.c_str());
+  }
+  std::printf("predicted: the plan's summed per-tensor %s on the calibration text\n", plan.metric.c_str());
+}
+
+}  // namespace optiq::cli

@@ -1,0 +1,28 @@
+// The comparison table quantization papers print: full precision, uniform
+// baselines at the plan's group size and the mixed plan, each with size,
+// bits per weight, perplexity, KL divergence and top-1 agreement against full
+// precision, and the plan's predicted damage next to the measured one.
+#pragma once
+
+#include <string>
+
+#include "optiq/cli/model_loading.h"
+#include "optiq/eval/chunks.h"
+#include "optiq/plan/planner.h"
+
+namespace optiq::cli {
+
+struct ReportOptions {
+  std::string text;       // evaluation text
+  EvalOptions eval;       // protocol, ctx, chunk limit
+  std::vector<int> uniform_bits = {2, 3, 4, 8};
+  bool json = false;
+};
+
+// `quantized` is the exported model as loaded back from disk. The profile is
+// needed for the uniform rows and their predicted damage; without it only
+// full precision and the plan are shown.
+void print_report(const LoadedModel& full_precision, const Model& quantized, const Plan& plan,
+                  const ProfileDocument* profile, const ReportOptions& options);
+
+}  // namespace optiq::cli
