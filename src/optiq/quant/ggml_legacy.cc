@@ -44,7 +44,8 @@ struct BlockLanes {
   Vec8 error;  // objective of (d, m) with nearest levels
 };
 
-Vec8 lane_error(const BlockLanes& b, Vec8 d, Vec8 m) {
+[[gnu::always_inline]] inline Vec8 lane_error(const BlockLanes& b,
+                                              const Vec8& d, const Vec8& m) {
   const Vec8 lo = splat8(static_cast<float>(b.qmin));
   const Vec8 hi = splat8(static_cast<float>(b.qmax));
   const Vec8 inv = inverse_or_zero8(d);
@@ -68,9 +69,9 @@ void lane_levels(const BlockLanes& b, Vec8* q) {
 
 // Rounds the candidate (d, m) to F16 and keeps it in the lanes where it is
 // finite and scores lower. Returns whether any lane changed.
-bool try_candidate(BlockLanes& b, Vec8 d, Vec8 m) {
-  d = round_to_f16_8(d);
-  m = b.affine ? round_to_f16_8(m) : splat8(0.0f);
+bool try_candidate(BlockLanes& b, const Vec8& d_wanted, const Vec8& m_wanted) {
+  const Vec8 d = round_to_f16_8(d_wanted);
+  const Vec8 m = b.affine ? round_to_f16_8(m_wanted) : splat8(0.0f);
   // NaN fails both comparisons, inf the second.
   const Mask8 finite = (abs8(d) <= FLT_MAX) & (abs8(m) <= FLT_MAX);
   const Vec8 e =
@@ -85,7 +86,7 @@ bool try_candidate(BlockLanes& b, Vec8 d, Vec8 m) {
 // Adjacent F16 value of each lane in direction `step` (+1 or -1 in the bit
 // pattern, away from or toward zero). A lane keeps its value where the step
 // would cross zero or reach inf.
-Vec8 f16_step8(Vec8 v, int step) {
+[[gnu::always_inline]] inline Vec8 f16_step8(const Vec8& v, int step) {
   Vec8 out;
   for (int j = 0; j < kLanes; ++j) {
     const uint16_t bits = float_to_f16(v[j]);

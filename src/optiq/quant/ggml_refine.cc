@@ -24,8 +24,10 @@ namespace {
 // Per-lane error of affine sub-blocks of N elements whose values are
 // scale * q - min.
 template <int N>
-Vec8 affine_error(const Vec8* x, const Vec8* w, Vec8 scale, Vec8 min,
-                  Vec8 top) {
+[[gnu::always_inline]] inline Vec8 affine_error(const Vec8* x, const Vec8* w,
+                                                const Vec8& scale,
+                                                const Vec8& min,
+                                                const Vec8& top) {
   const Vec8 inv = inverse_or_zero8(scale);
   const Vec8 zero = splat8(0.0f);
   Vec8 acc = zero;
@@ -38,7 +40,8 @@ Vec8 affine_error(const Vec8* x, const Vec8* w, Vec8 scale, Vec8 min,
 }
 
 template <int N>
-void affine_levels(const Vec8* x, Vec8 scale, Vec8 min, Vec8 top, Vec8* q) {
+void affine_levels(const Vec8* x, const Vec8& scale, const Vec8& min,
+                   const Vec8& top, Vec8* q) {
   const Vec8 inv = inverse_or_zero8(scale);
   for (int i = 0; i < N; ++i) {
     q[i] = clamp8(round_even8((x[i] + min) * inv), splat8(0.0f), top);
@@ -46,8 +49,10 @@ void affine_levels(const Vec8* x, Vec8 scale, Vec8 min, Vec8 top, Vec8* q) {
 }
 
 // Per-lane error of symmetric sub-blocks of 16 whose values are scale * q.
-Vec8 symmetric_error(const Vec8* x, const Vec8* w, Vec8 scale, Vec8 lo,
-                     Vec8 hi) {
+[[gnu::always_inline]] inline Vec8 symmetric_error(const Vec8* x, const Vec8* w,
+                                                   const Vec8& scale,
+                                                   const Vec8& lo,
+                                                   const Vec8& hi) {
   const Vec8 inv = inverse_or_zero8(scale);
   Vec8 acc = splat8(0.0f);
   for (int i = 0; i < 16; ++i) {
@@ -58,7 +63,8 @@ Vec8 symmetric_error(const Vec8* x, const Vec8* w, Vec8 scale, Vec8 lo,
   return acc;
 }
 
-void symmetric_levels(const Vec8* x, Vec8 scale, Vec8 lo, Vec8 hi, Vec8* q) {
+void symmetric_levels(const Vec8* x, const Vec8& scale, const Vec8& lo,
+                      const Vec8& hi, Vec8* q) {
   const Vec8 inv = inverse_or_zero8(scale);
   for (int i = 0; i < 16; ++i) q[i] = clamp8(round_even8(x[i] * inv), lo, hi);
 }
@@ -84,7 +90,9 @@ int f16_neighbours(float value, float* out) {
   return count;
 }
 
-Mask8 within(Vec8 v, float lo, float hi) { return (v >= lo) & (v <= hi); }
+Mask8 within(const Vec8& v, float lo, float hi) {
+  return (v >= lo) & (v <= hi);
+}
 
 // Move 1 for affine blocks: the eight neighbouring (sc, m) code pairs of
 // every sub-block.

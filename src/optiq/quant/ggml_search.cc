@@ -128,7 +128,7 @@ void affine8_impl(int nmax, const Vec8* x, const Vec8* w, float rmin,
   Vec8 sum_l;
   Vec8 sum_l2;
   Vec8 sum_xl;
-  auto round_and_sum = [&](Vec8 iscale) {
+  auto round_and_sum = [&](const Vec8& iscale) __attribute__((always_inline)) {
     sum_l = zero;
     sum_l2 = zero;
     sum_xl = zero;
@@ -142,7 +142,8 @@ void affine8_impl(int nmax, const Vec8* x, const Vec8* w, float rmin,
   };
   // Error of the values s * l + m less the constant sum(w x^2), or the
   // weighted absolute error for use_mad.
-  auto score = [&](Vec8 s, Vec8 m) {
+  auto score = [&](const Vec8& s, const Vec8& m)
+      __attribute__((always_inline)) {
     if (use_mad) {
       Vec8 acc = zero;
       for (int i = 0; i < N; ++i) acc += w[i] * abs8(s * l[i] + m - x[i]);

@@ -16,6 +16,8 @@
 // Without AVX, GCC warns that 32-byte vectors passed or returned by value
 // use a different ABI than with AVX. Vec8 values never cross the library's
 // interface (its functions take Vec8 pointers), so the warning is moot.
+// The helpers take Vec8 by reference and are always inlined, so that GCC
+// emits no out-of-line copies and no ABI notes for them.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
@@ -28,21 +30,34 @@ using Vec4 = float __attribute__((vector_size(16)));
 
 constexpr int kLanes = 8;
 
-inline Vec8 splat8(float x) { return Vec8{x, x, x, x, x, x, x, x}; }
+[[gnu::always_inline]] inline Vec8 splat8(float x) {
+  return Vec8{x, x, x, x, x, x, x, x};
+}
 
-inline Vec8 select8(Mask8 mask, Vec8 if_set, Vec8 if_clear) {
+[[gnu::always_inline]] inline Vec8 select8(const Mask8& mask,
+                                           const Vec8& if_set,
+                                           const Vec8& if_clear) {
   return mask ? if_set : if_clear;
 }
 
-inline Vec8 min8(Vec8 a, Vec8 b) { return a < b ? a : b; }
+[[gnu::always_inline]] inline Vec8 min8(const Vec8& a, const Vec8& b) {
+  return a < b ? a : b;
+}
 
-inline Vec8 max8(Vec8 a, Vec8 b) { return a > b ? a : b; }
+[[gnu::always_inline]] inline Vec8 max8(const Vec8& a, const Vec8& b) {
+  return a > b ? a : b;
+}
 
-inline Vec8 clamp8(Vec8 v, Vec8 lo, Vec8 hi) { return min8(max8(v, lo), hi); }
+[[gnu::always_inline]] inline Vec8 clamp8(const Vec8& v, const Vec8& lo,
+                                          const Vec8& hi) {
+  return min8(max8(v, lo), hi);
+}
 
-inline Vec8 abs8(Vec8 v) { return v < 0.0f ? -v : v; }
+[[gnu::always_inline]] inline Vec8 abs8(const Vec8& v) {
+  return v < 0.0f ? -v : v;
+}
 
-inline bool any8(Mask8 mask) {
+[[gnu::always_inline]] inline bool any8(const Mask8& mask) {
   for (int i = 0; i < kLanes; ++i) {
     if (mask[i] != 0) return true;
   }
@@ -53,20 +68,20 @@ inline bool any8(Mask8 mask) {
 // adding 1.5 * 2^23 leaves no fraction bits, so the float adder rounds
 // (the same trick as ggml's nearest_int). NOTE: this relies on strict IEEE
 // arithmetic; -ffast-math would fold the two additions away.
-inline Vec8 round_even8(Vec8 v) {
+[[gnu::always_inline]] inline Vec8 round_even8(const Vec8& v) {
   const Vec8 magic = splat8(12582912.0f);
   return (v + magic) - magic;
 }
 
 // 1 / v, with 0 where v is 0.
-inline Vec8 inverse_or_zero8(Vec8 v) {
+[[gnu::always_inline]] inline Vec8 inverse_or_zero8(const Vec8& v) {
   const Mask8 nonzero = v != 0.0f;
   const Vec8 safe = select8(nonzero, v, splat8(1.0f));
   return select8(nonzero, 1.0f / safe, splat8(0.0f));
 }
 
 // Rounds each lane to the nearest F16 value (ties to even).
-inline Vec8 round_to_f16_8(Vec8 v) {
+[[gnu::always_inline]] inline Vec8 round_to_f16_8(const Vec8& v) {
   Vec8 out;
   for (int i = 0; i < kLanes; ++i) out[i] = f16_to_float(float_to_f16(v[i]));
   return out;
@@ -75,7 +90,7 @@ inline Vec8 round_to_f16_8(Vec8 v) {
 // Sum of the eight lanes in the fixed order
 // ((v0 + v4) + (v2 + v6)) + ((v1 + v5) + (v3 + v7)), through shuffles
 // (reading lanes one by one makes GCC move them through integer registers).
-inline float sum8(Vec8 v) {
+[[gnu::always_inline]] inline float sum8(const Vec8& v) {
   const Vec4 halves = __builtin_shufflevector(v, v, 0, 1, 2, 3) +
                       __builtin_shufflevector(v, v, 4, 5, 6, 7);
   const Vec4 quarters =
