@@ -1,13 +1,14 @@
 // `optiq tokenize` against llama.cpp's tokenizer test vectors for every kind
 // of tokenizer file the CLI reads: Hugging Face tokenizer.json (Llama 3,
 // Qwen3), vocabulary-only GGUF files (GPT-2, Llama SentencePiece) and a
-// SentencePiece .model (Llama 2). Each string is encoded by its own optiq
-// process, and llama.cpp's ids must decode back to the string.
+// SentencePiece .model (Llama 2). llama.cpp's ids must also decode back to
+// each string.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -90,24 +91,58 @@ std::vector<std::vector<int32_t>> read_outputs(const std::string& vectors) {
   return outputs;
 }
 
-// How llama.cpp's ids are decoded back to the strings.
-enum class DecodeRuns {
-  // One `--decode` run per string. SentencePiece-style vocabularies need
-  // this, because decoding drops the dummy-prefix space only at the start.
-  kEachString,
-  // One run over every string's ids, each followed by the ids of the
-  // separator. Byte-level BPE decodes token by token, so the output must be
-  // the whole `.inp` text. This saves 45 launches of a slow-loading
-  // tokenizer.json.
-  kAllStrings,
+// A special added token that joins the strings into one input. Added
+// tokens are split off the text before normalization and pre-tokenization,
+// so the ids between two joiners are the ids of that string encoded alone.
+struct Joiner {
+  std::string text;
+  int32_t id;
 };
 
-// Encodes each vector string with `optiq tokenize --no-bos` and decodes
-// llama.cpp's ids with `optiq tokenize --decode`; every mismatch is its own
+std::vector<std::vector<int32_t>> split_ids(const std::vector<int32_t>& ids,
+                                            int32_t joiner) {
+  std::vector<std::vector<int32_t>> parts(1);
+  for (int32_t id : ids) {
+    if (id == joiner) {
+      parts.emplace_back();
+    } else {
+      parts.back().push_back(id);
+    }
+  }
+  return parts;
+}
+
+// Runs `optiq tokenize --no-bos` and returns the ids it prints.
+std::vector<int32_t> encode_run(const std::string& tokenizer,
+                                const std::string& text) {
+  const testing::CommandResult result =
+      run_with_input("tokenize --tokenizer " + tokenizer + " --no-bos", text);
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  return parse_ids(result.out);
+}
+
+// Runs `optiq tokenize --decode` and returns the text it prints.
+std::string decode_run(const std::string& tokenizer,
+                       const std::vector<int32_t>& ids) {
+  const testing::CommandResult result = run_with_input(
+      "tokenize --tokenizer " + tokenizer + " --decode", join_ids(ids));
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  return result.out;
+}
+
+// Encodes the vector strings with `optiq tokenize --no-bos` and decodes
+// llama.cpp's ids with `optiq tokenize --decode`. Every mismatch is its own
 // failure naming the string.
+//
+// With a joiner, all strings are encoded in one run. This saves 45
+// launches, and a tokenizer.json takes a second or more to load. Byte-level
+// BPE decodes token by token, so for it all ids are decoded in one run with
+// the separator's ids after each string, and the output must be the whole
+// `.inp` text. SentencePiece decoding drops the dummy-prefix space only at
+// the start, so there each string is decoded in its own run.
 void expect_vectors(const std::string& vectors,
                     const std::string& tokenizer_relative,
-                    DecodeRuns decode_runs) {
+                    std::optional<Joiner> joiner, bool byte_level) {
   const std::string tokenizer =
       quoted(testing::shared_path(tokenizer_relative));
   const auto inputs = read_inputs(vectors);
@@ -115,80 +150,90 @@ void expect_vectors(const std::string& vectors,
   ASSERT_EQ(inputs.size(), kVectorCount);
   ASSERT_EQ(outputs.size(), kVectorCount);
 
-  size_t encoded = 0;
-  for (size_t i = 0; i < kVectorCount; ++i) {
-    const testing::CommandResult encode = run_with_input(
-        "tokenize --tokenizer " + tokenizer + " --no-bos", inputs[i]);
-    ASSERT_EQ(encode.exit_code, 0) << encode.err;
-    const std::vector<int32_t> ids = parse_ids(encode.out);
-    EXPECT_EQ(ids, outputs[i])
-        << vectors << " string " << i << ": \"" << inputs[i] << "\"";
-    encoded += ids == outputs[i];
+  std::vector<std::vector<int32_t>> encoded;
+  if (joiner) {
+    std::string joined;
+    for (size_t i = 0; i < kVectorCount; ++i) {
+      joined += (i == 0 ? "" : joiner->text) + inputs[i];
+    }
+    encoded = split_ids(encode_run(tokenizer, joined), joiner->id);
+  } else {
+    for (const std::string& input : inputs) {
+      encoded.push_back(encode_run(tokenizer, input));
+    }
   }
-  EXPECT_EQ(encoded, kVectorCount) << vectors << " encoded";
 
   std::vector<std::string> decoded;
-  if (decode_runs == DecodeRuns::kAllStrings) {
-    const testing::CommandResult separator = run_with_input(
-        "tokenize --tokenizer " + tokenizer + " --no-bos", kSeparator);
-    ASSERT_EQ(separator.exit_code, 0) << separator.err;
-    std::string all_ids;
+  if (byte_level) {
+    const std::vector<int32_t> separator_ids =
+        encode_run(tokenizer, kSeparator);
+    std::vector<int32_t> all_ids;
     for (const auto& ids : outputs) {
-      all_ids += join_ids(ids) + " " + separator.out;
+      all_ids.insert(all_ids.end(), ids.begin(), ids.end());
+      all_ids.insert(all_ids.end(), separator_ids.begin(), separator_ids.end());
     }
-    const testing::CommandResult decode = run_with_input(
-        "tokenize --tokenizer " + tokenizer + " --decode", all_ids);
-    ASSERT_EQ(decode.exit_code, 0) << decode.err;
-    decoded = split_strings(decode.out);
+    decoded = split_strings(decode_run(tokenizer, all_ids));
   } else {
     for (const auto& ids : outputs) {
-      const testing::CommandResult decode = run_with_input(
-          "tokenize --tokenizer " + tokenizer + " --decode", join_ids(ids));
-      ASSERT_EQ(decode.exit_code, 0) << decode.err;
-      decoded.push_back(decode.out);
+      decoded.push_back(decode_run(tokenizer, ids));
     }
   }
+  ASSERT_EQ(encoded.size(), kVectorCount);
   ASSERT_EQ(decoded.size(), kVectorCount);
-  size_t round_trips = 0;
+
+  size_t encode_matches = 0;
+  size_t decode_matches = 0;
   for (size_t i = 0; i < kVectorCount; ++i) {
+    EXPECT_EQ(encoded[i], outputs[i])
+        << vectors << " string " << i << ": \"" << inputs[i] << "\"";
+    encode_matches += encoded[i] == outputs[i];
     EXPECT_EQ(decoded[i], inputs[i]) << vectors << " string " << i;
-    round_trips += decoded[i] == inputs[i];
+    decode_matches += decoded[i] == inputs[i];
   }
-  EXPECT_EQ(round_trips, kVectorCount) << vectors << " decoded";
+  EXPECT_EQ(encode_matches, kVectorCount) << vectors << " encoded";
+  EXPECT_EQ(decode_matches, kVectorCount) << vectors << " decoded";
 }
 
 TEST(TokenizerCli, Llama3TokenizerJson) {
   OPTIQ_REQUIRE_SHARED("tokenizers/llama3/tokenizer.json");
   OPTIQ_REQUIRE_SHARED(kVocabDir + "ggml-vocab-llama-bpe.gguf.inp");
   expect_vectors("ggml-vocab-llama-bpe.gguf",
-                 "tokenizers/llama3/tokenizer.json", DecodeRuns::kAllStrings);
+                 "tokenizers/llama3/tokenizer.json",
+                 Joiner{"<|end_of_text|>", 128001}, /*byte_level=*/true);
 }
 
 TEST(TokenizerCli, Qwen3TokenizerJson) {
   OPTIQ_REQUIRE_SHARED("tokenizers/qwen3/tokenizer.json");
   OPTIQ_REQUIRE_SHARED(kVocabDir + "ggml-vocab-qwen2.gguf.inp");
   expect_vectors("ggml-vocab-qwen2.gguf", "tokenizers/qwen3/tokenizer.json",
-                 DecodeRuns::kAllStrings);
+                 Joiner{"<|endoftext|>", 151643}, /*byte_level=*/true);
 }
 
 TEST(TokenizerCli, Gpt2Gguf) {
   OPTIQ_REQUIRE_SHARED(kVocabDir + "ggml-vocab-gpt-2.gguf");
+  // <|endoftext|> is a control token in this GGUF, so it is matched as a
+  // special added token.
   expect_vectors("ggml-vocab-gpt-2.gguf", kVocabDir + "ggml-vocab-gpt-2.gguf",
-                 DecodeRuns::kAllStrings);
+                 Joiner{"<|endoftext|>", 50256}, /*byte_level=*/true);
 }
 
 TEST(TokenizerCli, LlamaSpmGguf) {
   OPTIQ_REQUIRE_SHARED(kVocabDir + "ggml-vocab-llama-spm.gguf");
+  // </s> is a control token, and each string between two of them gets its
+  // own dummy prefix.
   expect_vectors("ggml-vocab-llama-spm.gguf",
-                 kVocabDir + "ggml-vocab-llama-spm.gguf",
-                 DecodeRuns::kEachString);
+                 kVocabDir + "ggml-vocab-llama-spm.gguf", Joiner{"</s>", 2},
+                 /*byte_level=*/false);
 }
 
 TEST(TokenizerCli, LlamaSpmSentencePieceModel) {
   OPTIQ_REQUIRE_SHARED("tokenizers/llama2/tokenizer.model");
   OPTIQ_REQUIRE_SHARED(kVocabDir + "ggml-vocab-llama-spm.gguf.inp");
+  // libsentencepiece does not match control tokens in the text, so every
+  // string gets its own run.
   expect_vectors("ggml-vocab-llama-spm.gguf",
-                 "tokenizers/llama2/tokenizer.model", DecodeRuns::kEachString);
+                 "tokenizers/llama2/tokenizer.model", std::nullopt,
+                 /*byte_level=*/false);
 }
 
 // Ids printed by `optiq tokenize` with BOS handling on (no --no-bos).

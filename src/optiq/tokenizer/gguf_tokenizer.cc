@@ -115,7 +115,7 @@ std::vector<PreTokenizerStep> pre_tokenizer_steps(PreFamily family) {
       return steps;
     }
     case PreFamily::kDefault: {
-      // NOTE: llama.cpp runs these regexes with its own engine; no test
+      // NOTE: llama.cpp runs these regexes with its own engine. No test
       // vectors for a "default" gpt2 vocabulary were available to compare.
       std::vector<PreTokenizerStep> steps;
       for (const char* pattern : kDefaultPatterns) {
@@ -181,8 +181,8 @@ class GgufKeys {
     });
   }
 
-  // A token id key: absent gives `fallback`; a present id must be inside
-  // the vocabulary.
+  // Reads a token id key, or returns `fallback` when it is absent. A present
+  // id must be inside the vocabulary.
   int32_t token_id(std::string_view key, int32_t fallback,
                    size_t vocab_size) const {
     if (!has(key)) return fallback;
@@ -208,8 +208,8 @@ class GgufKeys {
   std::string file_;
 };
 
-// Merges stored as "left right". The split is at the first space after the
-// first byte, as llama.cpp splits them.
+// Reads the merges, stored as "left right". The split is at the first space
+// after the first byte, as llama.cpp splits them.
 std::vector<std::pair<std::string, std::string>> read_merges(
     const GgufKeys& keys) {
   const std::vector<std::string> lines = keys.strings(kMergesKey);
@@ -279,8 +279,9 @@ BosDefaults build_gpt2_spec(const GgufKeys& keys, BpeTokenizerSpec& spec) {
     family = found->family;
     llama3_defaults = found->llama3_defaults;
   } else {
-    spdlog::warn("{}: no '{}' key; using llama.cpp's default pre-tokenizer",
-                 keys.file(), kPreKey);
+    spdlog::warn(
+        "{}: no '{}' key, so llama.cpp's default pre-tokenizer is used",
+        keys.file(), kPreKey);
   }
   spec.pre_tokenizers = pre_tokenizer_steps(family);
   spec.model.ignore_merges = llama3_defaults;
