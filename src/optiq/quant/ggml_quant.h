@@ -21,6 +21,10 @@
 // Blocks run along a row: a row of n elements is n / block_size blocks of
 // block_bytes each, and a matrix is rows stored one after another (GGUF
 // ne[0] = cols). All functions are thread-safe.
+//
+// NOTE: quantized bytes can differ between builds for different instruction
+// sets, because the scale searches may use fused multiply-add. Within one
+// build they do not depend on the thread count.
 #pragma once
 
 #include <cstddef>
