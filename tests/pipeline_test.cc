@@ -212,5 +212,42 @@ TEST_F(Pipeline, ProfileIsIdenticalAcrossThreadCounts) {
             testing::read_text(dir / "two.importance.safetensors"));
 }
 
+// The one-command GGUF form: profile over ggml types, plan at the size of
+// llama.cpp's Q4_K_M, write the file, load it back and print the table with
+// the recipes. stories260K's 64- and 172-wide rows take llama.cpp's
+// fallbacks for every k-quant.
+TEST_F(Pipeline, GgufOneCommandComparesWithRecipes) {
+  testing::ScratchDir dir;
+  const std::string out = (dir / "stories.gguf").string();
+  auto result = testing::run_optiq(fmt::format(
+      "-q quantize {} --format gguf --calib {} --samples 1 --seq-len 32 --budget Q4_K_M -o {} "
+      "--eval-text {} --eval-ctx 32 --eval-chunks 2",
+      model_args(), testing::shared_path(kCalib).string(), out,
+      testing::shared_path(kCalib).string()));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  for (const char* row : {"uniform Q8_0", "llama.cpp Q2_K", "llama.cpp Q3_K_M", "llama.cpp Q4_K_M",
+                          "llama.cpp Q5_K_M", "optiq plan"}) {
+    EXPECT_NE(result.out.find(row), std::string::npos) << row << " missing:\n" << result.out;
+  }
+  auto profile = nlohmann::json::parse(testing::read_text(out + ".profile.json"));
+  EXPECT_EQ(profile["export_format"], "gguf");
+  EXPECT_EQ(profile["tensors"][0]["fallbacks"][0], "Q2_K->Q4_0");
+
+  auto inspected = testing::run_optiq("inspect " + out);
+  ASSERT_EQ(inspected.exit_code, 0) << inspected.err;
+  EXPECT_NE(inspected.out.find("GGUF file"), std::string::npos);
+
+  // A plan for MLX cannot be written as GGUF.
+  auto plan = testing::run_optiq(fmt::format("plan {} --budget 305KB -o {}", profile_,
+                                             (dir / "mlx-plan.json").string()));
+  ASSERT_EQ(plan.exit_code, 0) << plan.err;
+  auto mismatch = testing::run_optiq(fmt::format("-q quantize {} --format gguf --plan {} -o {}",
+                                                 model_args(), (dir / "mlx-plan.json").string(),
+                                                 (dir / "x.gguf").string()));
+  EXPECT_EQ(mismatch.exit_code, 1);
+  EXPECT_NE(mismatch.err.find("the plan is for mlx"), std::string::npos) << mismatch.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "x.gguf"));
+}
+
 }  // namespace
 }  // namespace optiq

@@ -2,7 +2,10 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include <fmt/format.h>
+
 #include "optiq/cli/commands.h"
+#include "optiq/cli/memory_limit.h"
 #include "optiq/cli/model_loading.h"
 #include "optiq/core/error.h"
 #include "optiq/core/parallel.h"
@@ -19,7 +22,18 @@ struct EvalCommandOptions {
   std::string protocol = "llama.cpp";
   EvalOptions eval;
   bool json = false;
+  std::string max_memory;
 };
+
+// Reports the buffers an evaluation needs over chunks of --ctx tokens and
+// refuses when they exceed --max-memory.
+void check_eval_memory(const Model& model, const EvalCommandOptions& options, int models) {
+  const uint64_t limit = memory_limit_bytes(options.max_memory);
+  const MemoryEstimate estimate = eval_memory(model, options.eval.ctx, models);
+  std::fprintf(stderr, "evaluation buffers\n");
+  print_memory_estimate(estimate, limit);
+  check_memory(estimate, limit, fmt::format("evaluating at ctx {}", options.eval.ctx));
+}
 
 void add_common_options(CLI::App* command, EvalCommandOptions& options) {
   command->add_option("--tokenizer", options.tokenizer,
@@ -37,6 +51,7 @@ void add_common_options(CLI::App* command, EvalCommandOptions& options) {
   command->add_option("--chunks", options.eval.max_chunks,
                       "Evaluate at most this many chunks or documents (0: all)");
   command->add_flag("--json", options.json, "Print the results as one JSON object");
+  add_memory_option(command, options.max_memory);
 }
 
 nlohmann::json settings_json(const EvalCommandOptions& options) {
@@ -56,6 +71,7 @@ void print_settings(const EvalCommandOptions& options, int64_t sequences) {
 void run_perplexity(EvalCommandOptions& options) {
   options.eval.protocol = parse_protocol(options.protocol);
   LoadedModel loaded = load_model_and_tokenizer(options.model, options.tokenizer);
+  check_eval_memory(loaded.model, options, 1);
   std::string text = read_text_file(options.text);
   std::vector<EvalSequence> sequences = make_eval_sequences(*loaded.tokenizer, text, options.eval);
   Transformer transformer(loaded.model);
@@ -89,6 +105,7 @@ void run_kld(EvalCommandOptions& options) {
   options.eval.protocol = parse_protocol(options.protocol);
   LoadedModel base = load_model_and_tokenizer(options.model, options.tokenizer);
   Model candidate = load_model(options.candidate);
+  check_eval_memory(base.model, options, 2);
   std::string text = read_text_file(options.text);
   std::vector<EvalSequence> sequences = make_eval_sequences(*base.tokenizer, text, options.eval);
   Transformer base_transformer(base.model);
@@ -131,7 +148,7 @@ void register_eval(CLI::App& app) {
 
   auto ppl = std::make_shared<EvalCommandOptions>();
   CLI::App* perplexity = eval->add_subcommand("perplexity", "Perplexity of a model on a text");
-  perplexity->add_option("model", ppl->model, "Model folder or llama2.c checkpoint")->required();
+  perplexity->add_option("model", ppl->model, "Model folder, GGUF file or llama2.c checkpoint")->required();
   add_common_options(perplexity, *ppl);
   perplexity->callback([ppl] { run_perplexity(*ppl); });
 

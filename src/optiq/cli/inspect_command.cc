@@ -6,9 +6,11 @@
 
 #include "optiq/cli/commands.h"
 #include "optiq/core/error.h"
+#include "optiq/io/gguf_file.h"
 #include "optiq/io/safetensors.h"
 #include "optiq/model/hf_tensors.h"
 #include "optiq/model/model.h"
+#include "optiq/quant/ggml_quant.h"
 
 namespace fs = std::filesystem;
 
@@ -73,6 +75,17 @@ void run_inspect(const std::string& path_text, bool json) {
     single = std::make_unique<SafetensorsFile>(path);
     inventory.kind = "safetensors file";
     for (const TensorView& view : single->tensors()) inventory.tensors.push_back(row_of(view));
+  } else if (is_gguf_file(path)) {
+    model = load_gguf_model(path);  // validates metadata, shapes and types
+    GgufFile file(path);
+    inventory.kind = "GGUF file";
+    inventory.config = &model.config;
+    for (const GgufTensorInfo& t : file.tensors()) {
+      std::vector<int64_t> shape(t.ne.rbegin(), t.ne.rend());
+      inventory.tensors.push_back({t.name, shape,
+                                   std::string(ggml_type_name(static_cast<GgmlType>(t.type))),
+                                   t.nbytes, t.numel()});
+    }
   } else {
     model = load_llama2c_model(path);
     inventory.kind = "llama2.c checkpoint";
@@ -127,8 +140,10 @@ void register_inspect(CLI::App& app) {
   auto path = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
   CLI::App* command = app.add_subcommand(
-      "inspect", "Validate a model (folder, safetensors file or llama2.c checkpoint) and list its tensors");
-  command->add_option("model", *path, "Model folder, .safetensors file or llama2.c .bin")->required();
+      "inspect",
+      "Validate a model (folder, safetensors file, GGUF file or llama2.c checkpoint) and list its "
+      "tensors");
+  command->add_option("model", *path, "Model folder, .safetensors file, .gguf file or llama2.c .bin")->required();
   command->add_flag("--json", *json, "Print the listing as JSON");
   command->callback([path, json] { run_inspect(*path, *json); });
 }

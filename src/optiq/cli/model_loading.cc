@@ -12,16 +12,6 @@
 namespace fs = std::filesystem;
 
 namespace optiq::cli {
-namespace {
-
-bool is_gguf(const fs::path& path) {
-  std::ifstream stream(path, std::ios::binary);
-  char magic[4] = {};
-  return stream.read(magic, 4) && std::string_view(magic, 4) == "GGUF";
-}
-
-}  // namespace
-
 std::string read_text_file(const fs::path& path) {
   std::ifstream stream(path, std::ios::binary);
   if (!stream) fail("cannot open '{}'", path.string());
@@ -37,7 +27,7 @@ std::unique_ptr<Tokenizer> load_model_tokenizer(const fs::path& model_path,
   std::unique_ptr<Tokenizer> tokenizer;
   if (!tokenizer_path.empty()) {
     tokenizer = load_tokenizer(tokenizer_path);
-  } else if (is_folder || is_gguf(model_path)) {
+  } else if (is_folder || is_gguf_file(model_path)) {
     // A model folder contains tokenizer.json, tokenizer.model or
     // tokenizer.bin. A GGUF file stores its tokenizer in tokenizer.ggml.*.
     tokenizer = load_tokenizer(model_path);

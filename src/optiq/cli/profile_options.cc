@@ -31,18 +31,51 @@ void add_profile_options(CLI::App* command, ProfileCommandOptions& options, bool
         ->delimiter(',');
   }
   command->add_flag("--include-embedding", options.include_embedding,
-                    "Also profile the token embedding (always included when tied to the output)");
+                    "Also profile the token embedding (always for GGUF, and when tied to the "
+                    "output)");
+  command->add_option("--format", options.format,
+                      "Output the plan is for: mlx (affine candidates from --bits and "
+                      "--group-size) or gguf (ggml types from --types)")
+      ->check(CLI::IsMember({"mlx", "gguf"}));
+  command->add_option("--types", options.types,
+                      "GGUF candidate types (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_0, Q4_0, Q4_1, "
+                      "Q5_0, Q5_1)")
+      ->delimiter(',');
+  add_memory_option(command, options.max_memory);
+}
+
+ExportFormat export_format_of(const ProfileCommandOptions& options) {
+  return options.format.empty() ? ExportFormat::kMlx : parse_export_format(options.format);
+}
+
+std::vector<QuantFormat> requested_formats(const ProfileCommandOptions& options) {
+  std::vector<QuantFormat> formats;
+  if (export_format_of(options) == ExportFormat::kGguf) {
+    for (const std::string& name : options.types) {
+      std::optional<GgmlType> type = parse_ggml_type(name);
+      if (!type || ggml_block_size(*type) == 1) {
+        fail("--types '{}' is not a quantized ggml type (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_0, "
+             "Q4_0, Q4_1, Q5_0, Q5_1)",
+             name);
+      }
+      formats.push_back(QuantFormat::ggml_format(*type));
+    }
+    return formats;
+  }
+  for (int bits : options.bits) {
+    for (int group : options.group_sizes) {
+      formats.push_back(QuantFormat::affine_format(bits, group));
+    }
+  }
+  return formats;
 }
 
 ProfileDocument run_profile_command(const LoadedModel& loaded, const std::string& model_path,
                                     const ProfileCommandOptions& options) {
   const Model& model = loaded.model;
   ProfileOptions profile_options;
-  for (int bits : options.bits) {
-    for (int group : options.group_sizes) {
-      profile_options.formats.push_back(QuantFormat::affine_format(bits, group));
-    }
-  }
+  profile_options.formats = requested_formats(options);
+  profile_options.export_format = export_format_of(options);
   profile_options.measure_kl = profile_options.measure_mse = false;
   for (const std::string& metric : options.metrics) {
     if (metric == "kl") {
@@ -69,9 +102,12 @@ ProfileDocument run_profile_command(const LoadedModel& loaded, const std::string
   }
   const ModelConfig& c = model.config;
   const int64_t S = static_cast<int64_t>(calibration.sequences.size());
-  const double cache_gb = 4.0 * S * seq_len * (c.hidden * (c.n_layers + 1) +
-                                                std::min<int64_t>(c.vocab, (int64_t{1} << 28) / (S * seq_len))) / 1e9;
-  std::vector<ProfileTarget> targets = profile_targets(model, options.include_embedding);
+  const uint64_t limit = memory_limit_bytes(options.max_memory);
+  const MemoryEstimate memory = fit_profile_memory(model, S, seq_len, limit);
+  profile_options.batch = memory.batch;
+  const int64_t batches = (S + memory.batch - 1) / memory.batch;
+  std::vector<ProfileTarget> targets = profile_targets(
+      model, options.include_embedding || profile_options.export_format == ExportFormat::kGguf);
   std::vector<std::string> names;
   for (const QuantFormat& f : profile_options.formats) names.push_back(f.name());
   std::fprintf(stderr, "profile configuration\n");
@@ -82,12 +118,20 @@ ProfileDocument run_profile_command(const LoadedModel& loaded, const std::string
                static_cast<long long>(S), static_cast<long long>(seq_len),
                static_cast<long long>(calibration.tokens()));
   std::fprintf(stderr, "  tensors        %zu\n", targets.size());
+  std::fprintf(stderr, "  output         %s\n",
+               std::string(export_format_name(profile_options.export_format)).c_str());
   std::fprintf(stderr, "  formats        %s (plus unquantized)\n", fmt::format("{}", fmt::join(names, ", ")).c_str());
   std::fprintf(stderr, "  metrics        %s\n", fmt::format("{}", fmt::join(options.metrics, ", ")).c_str());
-  std::fprintf(stderr, "  cached states  %.2f GB\n", cache_gb);
+  print_memory_estimate(memory, limit);
+  if (batches > 1) {
+    std::fprintf(stderr, "  batches        %lld of up to %lld sequences (the memory limit holds "
+                 "fewer than all %lld)\n",
+                 static_cast<long long>(batches), static_cast<long long>(memory.batch),
+                 static_cast<long long>(S));
+  }
   std::fprintf(stderr, "  threads        %d\n", thread_count());
 
-  Progress progress("profile", static_cast<int64_t>(targets.size()), "tensor");
+  Progress progress("profile", static_cast<int64_t>(targets.size()) * batches, "tensor");
   auto on_tensor = [&](size_t, size_t, const TensorProfile& t) {
     std::string detail = fmt::format("{:<36} [{}, {}]", t.target.module, t.target.rows, t.target.cols);
     for (const Measurement& m : t.candidates) {
@@ -95,6 +139,7 @@ ProfileDocument run_profile_command(const LoadedModel& loaded, const std::string
       detail += fmt::format(" {}={:.2e}", m.format.name(), profile_options.measure_kl ? m.kl : m.mse);
     }
     if (!t.skipped.empty()) detail += fmt::format(" (skipped {})", fmt::join(t.skipped, ","));
+    if (!t.fallbacks.empty()) detail += fmt::format(" (fallback {})", fmt::join(t.fallbacks, ","));
     progress.advance(1, detail);
   };
   ProfileDocument document;
@@ -115,8 +160,10 @@ ProfileDocument run_profile_command(const LoadedModel& loaded, const std::string
   const ProfileTiming& t = document.result.timing;
   const double total = t.reference_seconds + t.quantize_seconds + t.evaluate_seconds;
   std::fprintf(stderr, "\nprofile summary\n");
+  const double reference_tokens =
+      static_cast<double>(calibration.tokens()) * (t.batches > 1 ? 2 : 1);
   std::fprintf(stderr, "  reference pass   %8.2fs  (%.0f calibration tokens/s)\n", t.reference_seconds,
-               calibration.tokens() / std::max(t.reference_seconds, 1e-9));
+               reference_tokens / std::max(t.reference_seconds, 1e-9));
   std::fprintf(stderr, "  quantization     %8.2fs\n", t.quantize_seconds);
   std::fprintf(stderr, "  evaluation       %8.2fs  (%lld tensor x format evaluations, %.2f/s)\n",
                t.evaluate_seconds, static_cast<long long>(t.evaluations),

@@ -1,5 +1,6 @@
-// optiq quantize: write a mixed-precision MLX model folder, either from a
-// saved plan or in one command (profile, plan, export, report).
+// optiq quantize: write a mixed-precision MLX model folder or GGUF file,
+// either from a saved plan or in one command (profile, plan, export,
+// report). The plan's export format decides which.
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -9,6 +10,7 @@
 #include "optiq/cli/profile_options.h"
 #include "optiq/cli/report.h"
 #include "optiq/core/error.h"
+#include "optiq/export/gguf_export.h"
 #include "optiq/export/mlx_export.h"
 #include "optiq/plan/budget.h"
 #include "optiq/profile/profiler.h"
@@ -33,28 +35,58 @@ struct QuantizeOptions {
 // Fails before any model run when no choice of the candidate formats fits the
 // budget: sizes depend only on shapes.
 void check_budget_reachable(const Model& model, const QuantizeOptions& options) {
-  std::vector<ProfileTarget> targets = profile_targets(model, options.profiling.include_embedding);
-  const DType output = output_dtype_for(model);
+  if (parse_llama_cpp_recipe(options.request.budget)) return;
+  const ExportFormat format = export_format_of(options.profiling);
+  const std::vector<QuantFormat> requested = requested_formats(options.profiling);
+  std::vector<ProfileTarget> targets = profile_targets(
+      model, options.profiling.include_embedding || format == ExportFormat::kGguf);
+  const DType output = output_dtype_for(model, format);
+  const DType scales = output_dtype_for(model);
   const int64_t params = parameter_count(model);
-  int64_t planned = 0;
-  for (const ProfileTarget& t : targets) planned += t.rows * t.cols;
-  uint64_t smallest = static_cast<uint64_t>(params - planned) * dtype_size(output);
+  uint64_t smallest = unplanned_bytes(model, targets, format);
   for (const ProfileTarget& t : targets) {
-    uint64_t best = QuantFormat::float_format(output).bytes(t.rows, t.cols, output);
-    for (int bits : options.profiling.bits) {
-      for (int group : options.profiling.group_sizes) {
-        QuantFormat f = QuantFormat::affine_format(bits, group);
-        if (f.applies_to(t.cols)) best = std::min(best, f.bytes(t.rows, t.cols, output));
-      }
+    uint64_t best = UINT64_MAX;
+    for (const QuantFormat& f : candidate_formats(requested, t.cols, format, output)) {
+      best = std::min(best, f.bytes(t.rows, t.cols, scales));
     }
     smallest += best;
   }
   uint64_t budget = resolve_budget_bytes(options.request.budget, params);
   if (budget < smallest) {
+    const bool embedding_fixed = format == ExportFormat::kMlx &&
+                                 !options.profiling.include_embedding &&
+                                 !model.config.tied_embeddings;
     fail("budget {} ({} bytes) cannot be met: the smallest achievable size is {} bytes ({:.3f} "
-         "bits per weight) with the candidate formats",
-         options.request.budget, budget, smallest, 8.0 * smallest / std::max<int64_t>(params, 1));
+         "bits per weight) with the candidate formats{}",
+         options.request.budget, budget, smallest, 8.0 * smallest / std::max<int64_t>(params, 1),
+         embedding_fixed ? "; --include-embedding also quantizes the token embedding" : "");
   }
+}
+
+void write_output(const LoadedModel& loaded, const Plan& plan,
+                  const std::map<std::string, std::vector<float>>& importance,
+                  const QuantizeOptions& options) {
+  if (plan.export_format == ExportFormat::kGguf) {
+    GgufVocab vocab = find_gguf_vocab(loaded.model, options.tokenizer);
+    GgufExportOptions export_options;
+    export_options.importance = &importance;
+    export_options.name = fs::path(options.model).filename().string();
+    GgufExportSummary summary =
+        export_gguf(loaded.model, &plan, GgmlType::F16, &vocab, options.output, export_options);
+    std::printf("wrote %s: %lld tensors, %llu bytes of tensor data, %llu bytes in all\n",
+                options.output.c_str(), static_cast<long long>(summary.tensor_count),
+                static_cast<unsigned long long>(summary.tensor_bytes),
+                static_cast<unsigned long long>(summary.file_bytes));
+    return;
+  }
+  MlxExportOptions export_options;
+  export_options.importance = &importance;
+  export_options.tokenizer = options.tokenizer;
+  MlxExportSummary summary = export_mlx(loaded.model, plan, options.output, export_options);
+  std::printf("wrote %s: %lld quantized and %lld unquantized modules, model.safetensors %llu bytes\n",
+              options.output.c_str(), static_cast<long long>(summary.quantized_modules),
+              static_cast<long long>(summary.float_modules),
+              static_cast<unsigned long long>(summary.file_bytes));
 }
 
 void run_quantize(QuantizeOptions& options) {
@@ -88,6 +120,12 @@ void run_quantize(QuantizeOptions& options) {
     plan = make_plan(profile, options.request);
     print_plan(plan);
   }
+  if (!options.profiling.format.empty() &&
+      export_format_of(options.profiling) != plan.export_format) {
+    fail("--format {} was given, but the plan is for {} (its profile was made with --format {})",
+         options.profiling.format, export_format_name(plan.export_format),
+         export_format_name(plan.export_format));
+  }
   const std::string hash = model_hash(loaded.model);
   if (hash != plan.model_hash) {
     fail("the plan was made for model '{}' (hash {}), but '{}' has hash {}", plan.model_path,
@@ -96,15 +134,7 @@ void run_quantize(QuantizeOptions& options) {
   std::map<std::string, std::vector<float>> importance =
       have_profile ? profile.result.importance : plan_importance(plan);
 
-  MlxExportOptions export_options;
-  export_options.importance = &importance;
-  export_options.tokenizer = options.tokenizer;
-  MlxExportSummary summary = export_mlx(loaded.model, plan, options.output, export_options);
-  std::printf("wrote %s: %lld quantized and %lld unquantized modules, model.safetensors %llu bytes\n",
-              options.output.c_str(), static_cast<long long>(summary.quantized_modules),
-              static_cast<long long>(summary.float_modules),
-              static_cast<unsigned long long>(summary.file_bytes));
-
+  write_output(loaded, plan, importance, options);
   if (options.report.text.empty()) return;
   options.report.eval.protocol = parse_protocol(options.protocol);
   Model exported = load_model(options.output);
@@ -116,18 +146,19 @@ void run_quantize(QuantizeOptions& options) {
 void register_quantize(CLI::App& app) {
   auto options = std::make_shared<QuantizeOptions>();
   CLI::App* command = app.add_subcommand(
-      "quantize", "Write a mixed-precision MLX model folder from a plan, or profile, plan and "
-                  "write in one command");
+      "quantize", "Write a mixed-precision MLX model folder or GGUF file from a plan, or "
+                  "profile, plan and write in one command");
   command->add_option("model", options->model, "Model folder or llama2.c checkpoint")->required();
   command->add_option("--tokenizer", options->tokenizer,
                       "Tokenizer file (default: the one in the model folder)");
-  command->add_option("-o,--output", options->output, "Output folder (replaced if it exists)")->required();
+  command->add_option("-o,--output", options->output, "Output folder (MLX) or .gguf file (GGUF); replaced if it exists")->required();
   command->add_option("--plan", options->plan, "Plan written by optiq plan");
   command->add_option("--profile", options->profile,
                       "Profile written by optiq profile (skips profiling; enables the uniform rows "
                       "of the report)");
   command->add_option("--budget", options->request.budget,
-                      "Size limit: bits per weight (4bpw), bytes (3.2GB) or reduction (40%)");
+                      "Size limit: bits per weight (4bpw), bytes (3.2GB), reduction (40%) or, for "
+                      "GGUF, a llama.cpp recipe's size (Q4_K_M)");
   command->add_option("--metric", options->request.metric, "Damage to minimise: kl or mse (the profile measures both)");
   command->add_option("--keep", options->request.keep, "NAME_REGEX=FORMAT (repeatable)");
   add_profile_options(command, options->profiling, /*calib_required=*/false,

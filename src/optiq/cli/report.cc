@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <functional>
+#include <set>
 #include <list>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -44,6 +47,61 @@ int plan_group_size(const Plan& plan) {
   return best;
 }
 
+using PlanMaker = std::function<Plan()>;
+
+// The baselines of the table. MLX: uniform affine at the plan's group size
+// for each of options.uniform_bits (default: every bit width the profile
+// measured at that group size). GGUF: every ggml type the profile
+// measured, uniformly, then llama.cpp's recipes.
+std::vector<std::pair<std::string, PlanMaker>> baseline_plans(const ProfileDocument& profile,
+                                                              const Plan& plan,
+                                                              const ReportOptions& options) {
+  std::vector<std::pair<std::string, PlanMaker>> baselines;
+  const std::string metric = plan.metric;
+  if (profile.result.export_format == ExportFormat::kMlx) {
+    const int group = plan_group_size(plan);
+    std::set<int> measured;  // bit widths the profile measured at `group`
+    for (const TensorProfile& t : profile.result.tensors) {
+      for (const Measurement& m : t.candidates) {
+        if (m.format.kind == QuantFormat::Kind::kAffine && m.format.affine.group_size == group) {
+          measured.insert(m.format.affine.bits);
+        }
+      }
+    }
+    for (int bits : options.uniform_bits.empty() ? std::vector<int>(measured.begin(), measured.end())
+                                                 : options.uniform_bits) {
+      QuantFormat format = QuantFormat::affine_format(bits, group);
+      baselines.emplace_back("uniform " + format.name(), [&profile, format, metric] {
+        return make_uniform_plan(profile, format, metric);
+      });
+    }
+    return baselines;
+  }
+  std::set<GgmlType> types;
+  for (const TensorProfile& t : profile.result.tensors) {
+    for (const Measurement& m : t.candidates) {
+      if (m.format.kind == QuantFormat::Kind::kGgml) types.insert(m.format.ggml);
+    }
+  }
+  std::vector<QuantFormat> formats;
+  for (GgmlType type : types) formats.push_back(QuantFormat::ggml_format(type));
+  std::sort(formats.begin(), formats.end(), [](const QuantFormat& a, const QuantFormat& b) {
+    return a.bytes(1, 256, DType::F16) < b.bytes(1, 256, DType::F16);
+  });
+  for (const QuantFormat& format : formats) {
+    baselines.emplace_back("uniform " + format.name(), [&profile, format, metric] {
+      return make_uniform_plan(profile, format, metric);
+    });
+  }
+  for (LlamaCppRecipe recipe : llama_cpp_recipes()) {
+    baselines.emplace_back(fmt::format("llama.cpp {}", recipe_name(recipe)),
+                           [&profile, recipe, metric] {
+                             return make_recipe_plan(profile, recipe, metric);
+                           });
+  }
+  return baselines;
+}
+
 }  // namespace
 
 void print_report(const LoadedModel& full_precision, const Model& quantized, const Plan& plan,
@@ -54,21 +112,20 @@ void print_report(const LoadedModel& full_precision, const Model& quantized, con
   const int group = plan_group_size(plan);
   const int64_t params = plan.total_params;
   if (profile != nullptr) {
-    for (int bits : options.uniform_bits) {
-      QuantFormat format = QuantFormat::affine_format(bits, group);
-      Plan uniform;
+    for (const auto& [label, make] : baseline_plans(*profile, plan, options)) {
+      Plan baseline;
       try {
-        uniform = make_uniform_plan(*profile, format, plan.metric);
+        baseline = make();
       } catch (const Error& e) {
-        spdlog::warn("no uniform {} row: {}", format.name(), e.what());
+        spdlog::warn("no {} row: {}", label, e.what());
         continue;
       }
-      uniform_models.push_back(apply_plan(base, uniform, &profile->result.importance));
+      uniform_models.push_back(apply_plan(base, baseline, &profile->result.importance));
       Row row;
-      row.name = "uniform " + format.name();
-      row.bytes = uniform.total_bytes;
-      row.bpw = uniform.bits_per_weight;
-      row.predicted = uniform.predicted_damage;
+      row.name = label;
+      row.bytes = baseline.total_bytes;
+      row.bpw = baseline.bits_per_weight;
+      row.predicted = baseline.predicted_damage;
       row.model = &uniform_models.back();
       rows.push_back(row);
     }

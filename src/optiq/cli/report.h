@@ -1,5 +1,5 @@
 // The comparison table quantization papers print: full precision, uniform
-// baselines at the plan's group size and the mixed plan, each with size,
+// baselines (for GGUF also llama.cpp's recipes) and the mixed plan, each with size,
 // bits per weight, perplexity, KL divergence and top-1 agreement against full
 // precision, and the plan's predicted damage next to the measured one.
 #pragma once
@@ -15,7 +15,8 @@ namespace optiq::cli {
 struct ReportOptions {
   std::string text;       // evaluation text
   EvalOptions eval;       // protocol, ctx, chunk limit
-  std::vector<int> uniform_bits = {2, 3, 4, 8};
+  // MLX uniform rows; empty: every bit width the profile measured.
+  std::vector<int> uniform_bits;
   bool json = false;
 };
 

@@ -53,15 +53,15 @@ Model apply_plan(const Model& model, const Plan& plan,
            entry.target.rows, entry.target.cols, source.rows(), source.cols());
     }
     std::vector<float> weights = checked_weights(source, entry.target.module);
+    const float* channel_weights = nullptr;
+    if (importance) {
+      auto found = importance->find(entry.target.module);
+      if (found != importance->end() && static_cast<int64_t>(found->second.size()) == source.cols()) {
+        channel_weights = found->second.data();
+      }
+    }
     Matrix replacement;
     if (entry.format.kind == QuantFormat::Kind::kAffine) {
-      const float* channel_weights = nullptr;
-      if (importance) {
-        auto found = importance->find(entry.target.module);
-        if (found != importance->end() && static_cast<int64_t>(found->second.size()) == source.cols()) {
-          channel_weights = found->second.data();
-        }
-      }
       AffineOptions options;
       options.search_clipping = true;
       options.importance = channel_weights;
@@ -71,8 +71,9 @@ Model apply_plan(const Model& model, const Plan& plan,
                            std::make_shared<OwnedAffineStorage>(std::move(q)));
     } else {
       std::vector<float> rounded(weights.size());
+      // ggml types use the importance exactly as the GGUF writer does.
       fake_quantize(entry.format, weights.data(), source.rows(), source.cols(), plan.scale_dtype,
-                    nullptr, rounded.data());
+                    channel_weights, rounded.data());
       replacement = Matrix::from_floats(source.name(), source.rows(), source.cols(), std::move(rounded));
     }
     planned_matrix_mutable(result, entry.target.module) = replacement;
@@ -82,9 +83,11 @@ Model apply_plan(const Model& model, const Plan& plan,
     if (entry.target.module == "model.embed_tokens") embedding_planned = true;
   }
 
-  // Everything else is written in the output dtype: round it the same way.
+  // Everything else is written in the output dtype (MLX) or F32 (GGUF norms
+  // and biases): round it the same way.
+  const bool gguf = plan.export_format == ExportFormat::kGguf;
   auto round = [&](std::vector<float>& values) {
-    if (values.empty()) return;
+    if (values.empty() || gguf) return;
     fake_quantize(QuantFormat::float_format(plan.output_dtype), values.data(), 1,
                   static_cast<int64_t>(values.size()), plan.scale_dtype, nullptr, values.data());
   };

@@ -1,5 +1,8 @@
 #include "optiq/model/model.h"
 
+#include <fstream>
+#include <string_view>
+
 #include <fmt/format.h>
 
 #include "optiq/core/error.h"
@@ -48,7 +51,14 @@ Model load_model(const fs::path& path) {
     fail("{}: a lone safetensors file has no config.json; pass the model folder instead",
          path.string());
   }
+  if (is_gguf_file(path)) return load_gguf_model(path);
   return load_llama2c_model(path);
+}
+
+bool is_gguf_file(const fs::path& path) {
+  std::ifstream stream(path, std::ios::binary);
+  char magic[4] = {};
+  return stream.read(magic, 4) && std::string_view(magic, 4) == "GGUF";
 }
 
 int64_t parameter_count(const Model& model) {

@@ -46,12 +46,17 @@ struct Model {
 };
 
 // Loads a Hugging Face folder (config.json + safetensors, sharded or not,
-// including optiq's own MLX output) or a llama2.c checkpoint `.bin`.
+// including optiq's own MLX output), a GGUF file ("llama" or "qwen2") or a
+// llama2.c checkpoint `.bin`.
 // Throws optiq::Error naming the file, tensor or key on bad input.
 Model load_model(const std::filesystem::path& path);
 
 Model load_hf_model(const std::filesystem::path& directory);
 Model load_llama2c_model(const std::filesystem::path& file);
+Model load_gguf_model(const std::filesystem::path& file);
+
+// Whether `path` is a readable file that starts with the GGUF magic.
+bool is_gguf_file(const std::filesystem::path& path);
 
 // Number of parameters (elements of every weight and norm vector).
 int64_t parameter_count(const Model& model);

@@ -82,6 +82,7 @@ PlanEntry entry_for(const TensorProfile& tensor, size_t choice,
 }
 
 void finish(Plan& plan, const ProfileDocument& profile) {
+  plan.export_format = profile.result.export_format;
   plan.fixed_bytes = profile.result.fixed_bytes;
   plan.total_params = profile.result.total_params;
   plan.output_dtype = profile.result.output_dtype;
@@ -100,6 +101,47 @@ void finish(Plan& plan, const ProfileDocument& profile) {
       static_cast<double>(std::max<int64_t>(plan.total_params, 1));
 }
 
+// Gives each tensor the format `assign` returns for it, resolved as the
+// profile resolved it: a ggml type that does not apply becomes its fallback
+// for GGUF, any other format that does not apply leaves the tensor
+// unquantized.
+template <typename Assign>
+Plan make_assigned_plan(const ProfileDocument& profile, const std::string& label,
+                        const std::string& metric, Assign assign) {
+  check_metric(profile, metric);
+  const bool gguf = profile.result.export_format == ExportFormat::kGguf;
+  Plan plan;
+  plan.metric = metric;
+  plan.budget_text = label;
+  plan.proven_optimal = false;
+  for (const TensorProfile& tensor : profile.result.tensors) {
+    QuantFormat requested = assign(tensor.target);
+    const int64_t cols = tensor.target.cols;
+    if (!requested.applies_to(cols)) {
+      const bool falls_back = gguf && requested.kind == QuantFormat::Kind::kGgml &&
+                              ggml_fallback_type(requested.ggml, cols) != GgmlType::F16;
+      requested = falls_back ? QuantFormat::ggml_format(ggml_fallback_type(requested.ggml, cols))
+                          : tensor.candidates.front().format;  // unquantized
+    }
+    std::optional<size_t> choice;
+    for (size_t j = 0; j < tensor.candidates.size(); ++j) {
+      if (tensor.candidates[j].format == requested) choice = j;
+    }
+    if (!choice) {
+      fail("{}: the profile has no measurement of {} for '{}'; profile with that format "
+           "among the candidates",
+           label, requested.name(), tensor.target.module);
+    }
+    plan.entries.push_back(entry_for(tensor, *choice, metric));
+  }
+  finish(plan, profile);
+  plan.budget_bytes = plan.total_bytes;
+  return plan;
+}
+
+// The budget in bytes; a recipe name stands for that recipe's size.
+uint64_t budget_bytes(const ProfileDocument& profile, const PlanRequest& request);
+
 }  // namespace
 
 Plan make_plan(const ProfileDocument& profile, const PlanRequest& request) {
@@ -109,7 +151,7 @@ Plan make_plan(const ProfileDocument& profile, const PlanRequest& request) {
 
   KnapsackProblem problem;
   problem.fixed_bytes = r.fixed_bytes;
-  problem.budget_bytes = resolve_budget_bytes(request.budget, r.total_params);
+  problem.budget_bytes = budget_bytes(profile, request);
   std::vector<bool> kept(r.tensors.size(), false);
   for (size_t i = 0; i < r.tensors.size(); ++i) {
     const TensorProfile& tensor = r.tensors[i];
@@ -172,35 +214,38 @@ Plan make_plan(const ProfileDocument& profile, const PlanRequest& request) {
   return plan;
 }
 
+namespace {
+
+uint64_t budget_bytes(const ProfileDocument& profile, const PlanRequest& request) {
+  if (std::optional<LlamaCppRecipe> recipe = parse_llama_cpp_recipe(request.budget)) {
+    return make_recipe_plan(profile, *recipe, request.metric).total_bytes;
+  }
+  return resolve_budget_bytes(request.budget, profile.result.total_params);
+}
+
+}  // namespace
+
 Plan make_uniform_plan(const ProfileDocument& profile,
                        const QuantFormat& format, const std::string& metric) {
-  check_metric(profile, metric);
-  Plan plan;
-  plan.metric = metric;
-  plan.budget_text = "uniform " + format.name();
-  plan.proven_optimal = false;
-  for (const TensorProfile& tensor : profile.result.tensors) {
-    size_t choice = 0;  // the unquantized candidate comes first
-    bool found = false;
-    for (size_t j = 0; j < tensor.candidates.size(); ++j) {
-      if (tensor.candidates[j].format == format) {
-        choice = j;
-        found = true;
-      }
-    }
-    if (!found && format.applies_to(tensor.target.cols) && !format.is_float()) {
-      fail("the profile has no measurement of {} for '{}'", format.name(),
-           tensor.target.module);
-    }
-    plan.entries.push_back(entry_for(tensor, choice, metric));
+  return make_assigned_plan(profile, "uniform " + format.name(), metric,
+                            [&](const ProfileTarget&) { return format; });
+}
+
+Plan make_recipe_plan(const ProfileDocument& profile, LlamaCppRecipe recipe,
+                      const std::string& metric) {
+  const std::string label = fmt::format("llama.cpp {}", recipe_name(recipe));
+  if (profile.result.export_format != ExportFormat::kGguf) {
+    fail("{} needs a GGUF profile (optiq profile --format gguf)", label);
   }
-  finish(plan, profile);
-  plan.budget_bytes = plan.total_bytes;
-  return plan;
+  const RecipeModelShape shape = recipe_shape(profile.result.tensors);
+  return make_assigned_plan(profile, label, metric, [&](const ProfileTarget& target) {
+    return QuantFormat::ggml_format(recipe_type(recipe, target, shape));
+  });
 }
 
 void write_plan(const std::filesystem::path& path, const Plan& plan) {
   json root;
+  root["export_format"] = std::string(export_format_name(plan.export_format));
   root["metric"] = plan.metric;
   root["budget"] = plan.budget_text;
   root["budget_bytes"] = plan.budget_bytes;
@@ -241,6 +286,9 @@ Plan read_plan(const std::filesystem::path& path) {
   try {
     root = json::parse(stream);
     Plan plan;
+    if (root.contains("export_format")) {
+      plan.export_format = parse_export_format(root["export_format"].get<std::string>());
+    }
     plan.metric = root.at("metric").get<std::string>();
     plan.budget_text = root.at("budget").get<std::string>();
     plan.budget_bytes = root.at("budget_bytes").get<uint64_t>();

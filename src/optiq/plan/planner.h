@@ -8,12 +8,15 @@
 #include <vector>
 
 #include "optiq/plan/knapsack.h"
+#include "optiq/plan/llama_cpp_recipes.h"
 #include "optiq/profile/profile_io.h"
 
 namespace optiq {
 
 struct PlanRequest {
-  std::string budget;         // "4bpw", "3.2GB", "40%", ...
+  // "4bpw", "3.2GB", "40%", ...; for a GGUF profile also a llama.cpp recipe
+  // name ("Q4_K_M"): the size that recipe has on this model.
+  std::string budget;
   std::string metric = "kl";  // "kl" or "mse"
   // "NAME_REGEX=FORMAT": tensors whose module name matches (std::regex,
   // ECMAScript, whole name) are held to FORMAT.
@@ -32,6 +35,7 @@ struct PlanEntry {
 };
 
 struct Plan {
+  ExportFormat export_format = ExportFormat::kMlx;
   std::string metric;
   std::string budget_text;
   uint64_t budget_bytes = 0;
@@ -60,8 +64,16 @@ Plan make_plan(const ProfileDocument& profile, const PlanRequest& request);
 
 // A plan that gives every tensor `format` where it applies and the output
 // dtype elsewhere (uniform baselines), priced and scored from the profile.
+// For a GGUF profile a ggml type that does not apply becomes its llama.cpp
+// fallback. Throws optiq::Error when the profile did not measure a format
+// the plan needs.
 Plan make_uniform_plan(const ProfileDocument& profile,
                        const QuantFormat& format, const std::string& metric);
+
+// llama.cpp's recipe on the profiled model (GGUF profiles only), priced
+// and scored from the profile; errors as for make_uniform_plan.
+Plan make_recipe_plan(const ProfileDocument& profile, LlamaCppRecipe recipe,
+                      const std::string& metric);
 
 void write_plan(const std::filesystem::path& path, const Plan& plan);
 

@@ -117,6 +117,7 @@ void write_profile(const fs::path& path, const ProfileDocument& document) {
                          {"requested_samples", info.requested_samples},
                          {"seq_len", info.seq_len}, {"tokens", info.calibration_tokens}};
   root["metrics"] = info.metrics;
+  root["export_format"] = std::string(export_format_name(r.export_format));
   root["output_dtype"] = std::string(dtype_name(r.output_dtype));
   root["scale_dtype"] = std::string(dtype_name(r.scale_dtype));
   root["fixed_bytes"] = r.fixed_bytes;
@@ -135,6 +136,7 @@ void write_profile(const fs::path& path, const ProfileDocument& document) {
                   {"layer", t.target.layer}, {"projection", static_cast<int>(t.target.projection)},
                   {"shape", {t.target.rows, t.target.cols}}, {"candidates", candidates}};
     if (!t.skipped.empty()) entry["skipped_formats"] = t.skipped;
+    if (!t.fallbacks.empty()) entry["fallbacks"] = t.fallbacks;
     tensors.push_back(entry);
   }
   root["tensors"] = tensors;
@@ -180,6 +182,10 @@ ProfileDocument read_profile(const fs::path& path) {
     if (!dtype || !is_float_dtype(*dtype)) fail("{}: invalid {} '{}'", file, key, name);
     return *dtype;
   };
+  // Profiles written before GGUF planning have no export_format: MLX.
+  r.export_format = root.contains("export_format")
+                        ? parse_export_format(get<std::string>(root, "export_format", file))
+                        : ExportFormat::kMlx;
   r.output_dtype = parse_float_dtype("output_dtype");
   r.scale_dtype = parse_float_dtype("scale_dtype");
   r.fixed_bytes = get<uint64_t>(root, "fixed_bytes", file);
@@ -213,6 +219,7 @@ ProfileDocument read_profile(const fs::path& path) {
       t.candidates.push_back(m);
     }
     if (entry.contains("skipped_formats")) t.skipped = get<std::vector<std::string>>(entry, "skipped_formats", where);
+    if (entry.contains("fallbacks")) t.fallbacks = get<std::vector<std::string>>(entry, "fallbacks", where);
     r.tensors.push_back(std::move(t));
   }
   fs::path sidecar = path.parent_path() / get<std::string>(root, "importance_file", file);

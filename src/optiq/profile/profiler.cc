@@ -1,5 +1,6 @@
 #include "optiq/profile/profiler.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -8,6 +9,7 @@
 #include "optiq/eval/perplexity.h"
 #include "optiq/model/forward.h"
 #include "optiq/profile/importance.h"
+#include "optiq/profile/memory.h"
 
 namespace optiq {
 namespace {
@@ -18,9 +20,14 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// Base log-probabilities are cached when they fit in this many floats (1 GiB);
-// beyond that they are recomputed from the cached final hidden states.
-constexpr int64_t kMaxCachedLogProbs = int64_t{1} << 28;
+// Running sums of one tensor x format measurement over the calibration
+// sequences, added in sequence order so that any batch size gives the same
+// bits.
+struct Accumulator {
+  double kl_sum = 0;
+  double error_sum = 0;
+  double reference_sum = 0;
+};
 
 class ProfileEngine {
  public:
@@ -31,58 +38,61 @@ class ProfileEngine {
   ProfileResult run(const ProfileProgress& progress);
 
  private:
-  void reference_pass();
+  // Caches hidden states (and log-probs when they fit) of sequences
+  // [first, first + count); feeds `collector` when not null.
+  void reference_pass(int64_t first, int64_t count, ImportanceCollector* collector);
   void base_log_probs(int64_t s, std::vector<float>& out);
-  Measurement measure(const ProfileTarget& target, const QuantFormat& format,
-                      const std::vector<float>& weights);
-  // Evaluates `perturbed` (one tensor replaced) and fills kl and mse.
-  void evaluate(const ProfileTarget& target, const Model& perturbed, Measurement& m);
+  void measure(const ProfileTarget& target, const Measurement& m,
+               const std::vector<float>& weights, Accumulator& sums);
+  // Runs `perturbed` (one tensor replaced) over the batch and adds to sums.
+  void evaluate(const ProfileTarget& target, const Model& perturbed, Accumulator& sums);
   double sequence_kl(int64_t s, const float* logits);
 
   const Model& model_;
   const CalibrationSet& calibration_;
   const ProfileOptions& options_;
-  int64_t n_ = 0;  // tokens per sequence
-  // hidden_[l]: input of layer l for all sequences, [S, n, hidden];
-  // hidden_[L]: the final hidden states before the norm.
+  int64_t n_ = 0;      // tokens per sequence
+  int64_t first_ = 0;  // first sequence of the cached batch
+  int64_t batch_ = 0;  // sequences in the cached batch
+  // hidden_[l]: input of layer l for the batch's sequences, [batch, n,
+  // hidden]; hidden_[L]: the final hidden states before the norm.
   std::vector<std::vector<float>> hidden_;
-  std::vector<float> log_probs_;  // [S, n, vocab] when cached
+  std::vector<float> log_probs_;  // [batch, n, vocab] when cached
   std::map<std::string, std::vector<float>> importance_;
   ProfileResult result_;
 };
 
-void ProfileEngine::reference_pass() {
+void ProfileEngine::reference_pass(int64_t first, int64_t count, ImportanceCollector* collector) {
   const ModelConfig& c = model_.config;
-  const int64_t S = static_cast<int64_t>(calibration_.sequences.size());
+  first_ = first;
+  batch_ = count;
   n_ = calibration_.seq_len;
-  hidden_.assign(static_cast<size_t>(c.n_layers + 1),
-                 std::vector<float>(static_cast<size_t>(S * n_ * c.hidden)));
+  hidden_.resize(static_cast<size_t>(c.n_layers + 1));
+  for (std::vector<float>& h : hidden_) h.resize(static_cast<size_t>(count * n_ * c.hidden));
   Transformer transformer(model_);
-  ImportanceCollector collector(model_);
-  transformer.set_observer(&collector);
+  if (collector) transformer.set_observer(collector);
   KVCache cache(c, n_);
-  const bool cache_log_probs = S * n_ * c.vocab <= kMaxCachedLogProbs;
-  if (cache_log_probs) log_probs_.resize(static_cast<size_t>(S * n_ * c.vocab));
+  const bool cache_log_probs = count * n_ * c.vocab <= kMaxCachedLogProbs;
+  log_probs_.resize(cache_log_probs ? static_cast<size_t>(count * n_ * c.vocab) : 0);
   std::vector<float> h(static_cast<size_t>(n_ * c.hidden));
   std::vector<float> logits(static_cast<size_t>(n_ * c.vocab));
   std::vector<double> row;
-  for (int64_t s = 0; s < S; ++s) {
-    transformer.embed(calibration_.sequences[s], h.data());
+  for (int64_t s = 0; s < count; ++s) {
+    transformer.embed(calibration_.sequences[first + s], h.data());
     for (int64_t l = 0; l < c.n_layers; ++l) {
       std::copy(h.begin(), h.end(), hidden_[l].begin() + s * n_ * c.hidden);
       transformer.run_layer(l, model_.layers[l], h.data(), n_, cache, 0);
     }
     std::copy(h.begin(), h.end(), hidden_[c.n_layers].begin() + s * n_ * c.hidden);
+    if (!cache_log_probs && !collector) continue;
     transformer.head(h.data(), n_, logits.data());  // also feeds the head's importance
-    if (cache_log_probs) {
-      for (int64_t t = 0; t < n_; ++t) {
-        log_softmax(logits.data() + t * c.vocab, c.vocab, row);
-        float* out = log_probs_.data() + (s * n_ + t) * c.vocab;
-        for (int64_t i = 0; i < c.vocab; ++i) out[i] = static_cast<float>(row[i]);
-      }
+    if (!cache_log_probs) continue;
+    for (int64_t t = 0; t < n_; ++t) {
+      log_softmax(logits.data() + t * c.vocab, c.vocab, row);
+      float* out = log_probs_.data() + (s * n_ + t) * c.vocab;
+      for (int64_t i = 0; i < c.vocab; ++i) out[i] = static_cast<float>(row[i]);
     }
   }
-  importance_ = collector.result();
 }
 
 void ProfileEngine::base_log_probs(int64_t s, std::vector<float>& out) {
@@ -121,23 +131,22 @@ double ProfileEngine::sequence_kl(int64_t s, const float* logits) {
   return sum;
 }
 
-void ProfileEngine::evaluate(const ProfileTarget& target, const Model& perturbed, Measurement& m) {
+void ProfileEngine::evaluate(const ProfileTarget& target, const Model& perturbed,
+                             Accumulator& sums) {
   const ModelConfig& c = model_.config;
-  const int64_t S = static_cast<int64_t>(calibration_.sequences.size());
   Transformer transformer(perturbed);
   KVCache cache(c, n_);
   std::vector<float> h(static_cast<size_t>(n_ * c.hidden));
   std::vector<float> logits(static_cast<size_t>(n_ * c.vocab));
   std::vector<float> reference_logits;
-  double kl_sum = 0, error_sum = 0, reference_sum = 0;
   auto accumulate_error = [&](const float* value, const float* reference, int64_t count) {
     for (int64_t i = 0; i < count; ++i) {
       double d = static_cast<double>(value[i]) - reference[i];
-      error_sum += d * d;
-      reference_sum += static_cast<double>(reference[i]) * reference[i];
+      sums.error_sum += d * d;
+      sums.reference_sum += static_cast<double>(reference[i]) * reference[i];
     }
   };
-  for (int64_t s = 0; s < S; ++s) {
+  for (int64_t s = 0; s < batch_; ++s) {
     const int64_t offset = s * n_ * c.hidden;
     int64_t first_layer = 0;
     if (target.kind == ProfileTarget::Kind::kProjection) {
@@ -154,7 +163,7 @@ void ProfileEngine::evaluate(const ProfileTarget& target, const Model& perturbed
       std::copy_n(hidden_[c.n_layers].data() + offset, n_ * c.hidden, h.data());
     } else {
       // The embedding (tied or not) changes every layer's input.
-      transformer.embed(calibration_.sequences[s], h.data());
+      transformer.embed(calibration_.sequences[first_ + s], h.data());
       if (target.kind == ProfileTarget::Kind::kEmbedding && options_.measure_mse) {
         accumulate_error(h.data(), hidden_[0].data() + offset, n_ * c.hidden);
       }
@@ -169,25 +178,20 @@ void ProfileEngine::evaluate(const ProfileTarget& target, const Model& perturbed
       reference.head(hidden_[c.n_layers].data() + offset, n_, reference_logits.data());
       accumulate_error(logits.data(), reference_logits.data(), n_ * c.vocab);
     }
-    if (options_.measure_kl) kl_sum += sequence_kl(s, logits.data());
+    if (options_.measure_kl) sums.kl_sum += sequence_kl(s, logits.data());
   }
-  m.kl = kl_sum / static_cast<double>(S * n_);
-  m.mse = reference_sum > 0 ? error_sum / reference_sum : 0.0;
 }
 
-Measurement ProfileEngine::measure(const ProfileTarget& target, const QuantFormat& format,
-                                   const std::vector<float>& weights) {
-  Measurement m;
-  m.format = format;
-  m.bytes = format.bytes(target.rows, target.cols, result_.scale_dtype);
+void ProfileEngine::measure(const ProfileTarget& target, const Measurement& m,
+                            const std::vector<float>& weights, Accumulator& sums) {
   auto start = Clock::now();
   auto found = importance_.find(target.module);
   const float* importance = found == importance_.end() ? nullptr : found->second.data();
   std::vector<float> quantized(weights.size());
-  fake_quantize(format, weights.data(), target.rows, target.cols, result_.scale_dtype, importance,
-                quantized.data());
+  fake_quantize(m.format, weights.data(), target.rows, target.cols, result_.scale_dtype,
+                importance, quantized.data());
   result_.timing.quantize_seconds += seconds_since(start);
-  if (quantized == weights) return m;  // stored exactly: no damage
+  if (quantized == weights) return;  // stored exactly: no damage
 
   start = Clock::now();
   Model perturbed = model_;
@@ -205,61 +209,132 @@ Measurement ProfileEngine::measure(const ProfileTarget& target, const QuantForma
       perturbed.embedding = replacement;
       break;
   }
-  evaluate(target, perturbed, m);
+  evaluate(target, perturbed, sums);
   result_.timing.evaluate_seconds += seconds_since(start);
-  ++result_.timing.evaluations;
-  return m;
+  if (first_ == 0) ++result_.timing.evaluations;
 }
 
 ProfileResult ProfileEngine::run(const ProfileProgress& progress) {
   if (!options_.measure_kl && !options_.measure_mse) fail("no metric to measure: use kl, mse or both");
   if (options_.formats.empty()) fail("no candidate formats to profile");
-  result_.output_dtype = output_dtype_for(model_);
-  result_.scale_dtype = result_.output_dtype;
+  const ExportFormat export_format = options_.export_format;
+  result_.export_format = export_format;
+  result_.output_dtype = output_dtype_for(model_, export_format);
+  result_.scale_dtype = output_dtype_for(model_);
   result_.total_params = parameter_count(model_);
 
-  auto start = Clock::now();
-  reference_pass();
-  result_.timing.reference_seconds = seconds_since(start);
-  result_.importance = importance_;
-
-  std::vector<ProfileTarget> targets = profile_targets(model_, options_.include_embedding);
-  int64_t profiled_params = 0;
-  for (const ProfileTarget& t : targets) profiled_params += t.rows * t.cols;
-  result_.fixed_bytes = static_cast<uint64_t>(result_.total_params - profiled_params) *
-                        dtype_size(result_.output_dtype);
-
-  for (size_t i = 0; i < targets.size(); ++i) {
-    const ProfileTarget& target = targets[i];
-    const Matrix& matrix =
-        target.kind == ProfileTarget::Kind::kProjection
-            ? model_.layers[target.layer].projection(target.projection)
-            : target.kind == ProfileTarget::Kind::kOutput ? model_.output : model_.embedding;
-    std::vector<float> weights = checked_weights(matrix, target.module);
+  const std::vector<ProfileTarget> targets = profile_targets(
+      model_, options_.include_embedding || export_format == ExportFormat::kGguf);
+  result_.fixed_bytes = unplanned_bytes(model_, targets, export_format);
+  std::vector<TensorProfile>& profiles = result_.tensors;
+  for (const ProfileTarget& target : targets) {
     TensorProfile profile;
     profile.target = target;
-    // The unquantized choice, in the output dtype, is always a candidate.
-    std::vector<QuantFormat> formats = {QuantFormat::float_format(result_.output_dtype)};
-    for (const QuantFormat& f : options_.formats) {
-      if (f.is_float()) continue;
-      if (!f.applies_to(target.cols)) {
-        profile.skipped.push_back(f.name());
-        continue;
-      }
-      formats.push_back(f);
+    for (const QuantFormat& f :
+         candidate_formats(options_.formats, target.cols, export_format, result_.output_dtype,
+                           &profile.skipped, &profile.fallbacks)) {
+      Measurement m;
+      m.format = f;
+      m.bytes = f.bytes(target.rows, target.cols, result_.scale_dtype);
+      profile.candidates.push_back(m);
     }
-    for (const QuantFormat& f : formats) profile.candidates.push_back(measure(target, f, weights));
-    if (progress) progress(i, targets.size(), profile);
-    result_.tensors.push_back(std::move(profile));
+    profiles.push_back(std::move(profile));
   }
+
+  const int64_t S = static_cast<int64_t>(calibration_.sequences.size());
+  const int64_t batch = options_.batch > 0 ? std::min(options_.batch, S) : S;
+  const int64_t batches = (S + batch - 1) / batch;
+  result_.timing.batches = batches;
+  ImportanceCollector collector(model_);
+  auto start = Clock::now();
+  if (batches > 1) {
+    // Quantizing needs the importance of all sequences before the first
+    // batch is measured.
+    importance_ = collect_importance(model_, calibration_);
+  }
+  result_.timing.reference_seconds += seconds_since(start);
+
+  std::vector<std::vector<Accumulator>> sums(targets.size());
+  for (size_t i = 0; i < targets.size(); ++i) sums[i].resize(profiles[i].candidates.size());
+  for (int64_t b = 0; b < batches; ++b) {
+    start = Clock::now();
+    reference_pass(b * batch, std::min(batch, S - b * batch), batches == 1 ? &collector : nullptr);
+    if (batches == 1) importance_ = collector.result();
+    result_.timing.reference_seconds += seconds_since(start);
+    const double positions = static_cast<double>((first_ + batch_) * n_);
+    for (size_t i = 0; i < targets.size(); ++i) {
+      const ProfileTarget& target = targets[i];
+      const Matrix& matrix =
+          target.kind == ProfileTarget::Kind::kProjection
+              ? model_.layers[target.layer].projection(target.projection)
+              : target.kind == ProfileTarget::Kind::kOutput ? model_.output : model_.embedding;
+      const std::vector<float> weights = checked_weights(matrix, target.module);
+      TensorProfile& profile = profiles[i];
+      for (size_t j = 0; j < profile.candidates.size(); ++j) {
+        Measurement& m = profile.candidates[j];
+        measure(target, m, weights, sums[i][j]);
+        m.kl = sums[i][j].kl_sum / positions;
+        m.mse = sums[i][j].reference_sum > 0 ? sums[i][j].error_sum / sums[i][j].reference_sum : 0.0;
+      }
+      if (progress) progress(b * targets.size() + i, batches * targets.size(), profile);
+    }
+  }
+  result_.importance = importance_;
   return std::move(result_);
 }
 
 }  // namespace
 
-DType output_dtype_for(const Model& model) {
+DType output_dtype_for(const Model& model, ExportFormat format) {
+  if (format == ExportFormat::kGguf) return DType::F16;
   DType stored = model.embedding.empty() ? DType::F16 : model.config.dtype;
   return stored == DType::BF16 ? DType::BF16 : DType::F16;
+}
+
+uint64_t unplanned_bytes(const Model& model, const std::vector<ProfileTarget>& targets,
+                         ExportFormat format) {
+  int64_t planned = 0;
+  for (const ProfileTarget& t : targets) planned += t.rows * t.cols;
+  const int64_t rest = parameter_count(model) - planned;
+  const size_t width = format == ExportFormat::kGguf ? 4 : dtype_size(output_dtype_for(model));
+  return static_cast<uint64_t>(rest) * width;
+}
+
+std::vector<QuantFormat> candidate_formats(const std::vector<QuantFormat>& requested,
+                                           int64_t cols, ExportFormat format,
+                                           DType output_dtype,
+                                           std::vector<std::string>* skipped,
+                                           std::vector<std::string>* fallbacks) {
+  std::vector<QuantFormat> formats = {QuantFormat::float_format(output_dtype)};
+  for (const QuantFormat& f : requested) {
+    if (f.is_float()) continue;
+    QuantFormat chosen = f;
+    if (!f.applies_to(cols)) {
+      const bool can_fall_back =
+          format == ExportFormat::kGguf && f.kind == QuantFormat::Kind::kGgml;
+      const GgmlType fallback = can_fall_back ? ggml_fallback_type(f.ggml, cols) : GgmlType::F16;
+      if (fallback == GgmlType::F16) {
+        if (skipped) skipped->push_back(f.name());
+        continue;
+      }
+      chosen = QuantFormat::ggml_format(fallback);
+      if (fallbacks) fallbacks->push_back(f.name() + "->" + chosen.name());
+    }
+    if (std::find(formats.begin(), formats.end(), chosen) == formats.end()) {
+      formats.push_back(chosen);
+    }
+  }
+  return formats;
+}
+
+std::string_view export_format_name(ExportFormat format) {
+  return format == ExportFormat::kGguf ? "gguf" : "mlx";
+}
+
+ExportFormat parse_export_format(std::string_view name) {
+  if (name == "mlx") return ExportFormat::kMlx;
+  if (name == "gguf") return ExportFormat::kGguf;
+  fail("invalid output format '{}': expected mlx or gguf", name);
 }
 
 std::vector<ProfileTarget> profile_targets(const Model& model, bool include_embedding) {

@@ -23,6 +23,17 @@
 
 namespace optiq {
 
+// The file the plan will be written as. It decides how candidates are priced:
+//  - kMlx: unquantized tensors (norms, biases, the embedding unless
+//    profiled) in the model's 16-bit dtype; formats whose group does not
+//    divide a row are skipped;
+//  - kGguf: norms and biases in F32 as llama.cpp stores them, the token
+//    embedding always profiled (llama.cpp quantizes it), the unquantized
+//    candidate F16, and a ggml type whose block does not divide a row is
+//    measured and priced as the type llama.cpp's quantize tool writes
+//    instead (ggml_fallback_type).
+enum class ExportFormat { kMlx, kGguf };
+
 // One quantizable weight tensor.
 struct ProfileTarget {
   std::string module;  // "model.layers.3.mlp.down_proj", "lm_head", "model.embed_tokens"
@@ -47,6 +58,9 @@ struct TensorProfile {
   // Formats requested but not applicable (group or block size does not
   // divide the input size), by name.
   std::vector<std::string> skipped;
+  // GGUF only: "Q4_K->Q5_0" for each requested type that was measured and
+  // priced as its llama.cpp fallback.
+  std::vector<std::string> fallbacks;
 };
 
 struct ProfileOptions {
@@ -54,6 +68,12 @@ struct ProfileOptions {
   bool measure_kl = true;
   bool measure_mse = true;
   bool include_embedding = false;
+  ExportFormat export_format = ExportFormat::kMlx;
+  // Calibration sequences whose hidden states are cached at once (0: all).
+  // Smaller batches use less memory and give the same results. Each batch
+  // re-quantizes every candidate, and more than one batch costs one extra
+  // full-precision pass for the activation importance.
+  int64_t batch = 0;
 };
 
 struct ProfileTiming {
@@ -61,9 +81,11 @@ struct ProfileTiming {
   double quantize_seconds = 0;   // fake quantization
   double evaluate_seconds = 0;   // perturbed forward passes and metrics
   int64_t evaluations = 0;       // tensor x format pairs measured
+  int64_t batches = 1;           // calibration batches (see ProfileOptions::batch)
 };
 
 struct ProfileResult {
+  ExportFormat export_format = ExportFormat::kMlx;
   std::vector<TensorProfile> tensors;
   DType output_dtype = DType::F16;  // dtype of unquantized tensors in the output
   DType scale_dtype = DType::F16;   // dtype of affine scales and biases
@@ -79,14 +101,39 @@ struct ProfileResult {
 
 // The quantizable tensors of `model`, in a fixed order: per layer q, k, v, o,
 // gate, up, down, then the output head (the shared embedding when tied),
-// then the embedding when requested and untied.
+// then the embedding when requested and untied. The profile includes the
+// embedding when options.include_embedding is set or the export is GGUF.
 std::vector<ProfileTarget> profile_targets(const Model& model, bool include_embedding);
 
 // The dtype optiq writes unquantized tensors in: the model's own F16/BF16,
-// and F16 for F32 models.
-DType output_dtype_for(const Model& model);
+// and F16 for F32 models; always F16 for GGUF.
+DType output_dtype_for(const Model& model,
+                       ExportFormat format = ExportFormat::kMlx);
 
-// Progress callback: (tensor index, tensor count, finished tensor profile).
+// Bytes of everything written that is not one of `targets`: norms and
+// biases (and an unprofiled embedding), in output_dtype_for(model) for MLX
+// and F32 for GGUF.
+uint64_t unplanned_bytes(const Model& model,
+                         const std::vector<ProfileTarget>& targets,
+                         ExportFormat format);
+
+// The candidates profiled for a [rows, cols] tensor: the unquantized format
+// first, then each requested format that applies, or for GGUF its fallback
+// (each at most once). `skipped` and `fallbacks` receive what was not
+// measured as requested, as in TensorProfile.
+std::vector<QuantFormat> candidate_formats(
+    const std::vector<QuantFormat>& requested, int64_t cols,
+    ExportFormat format, DType output_dtype,
+    std::vector<std::string>* skipped = nullptr,
+    std::vector<std::string>* fallbacks = nullptr);
+
+std::string_view export_format_name(ExportFormat format);
+// Parses "mlx" or "gguf"; throws optiq::Error otherwise.
+ExportFormat parse_export_format(std::string_view name);
+
+// Progress callback: (step, step count, the tensor's profile so far). There
+// is one step per tensor per calibration batch, and the numbers are running
+// means over the batches measured so far.
 using ProfileProgress = std::function<void(size_t, size_t, const TensorProfile&)>;
 
 // Throws optiq::Error on NaN or infinite weights (naming the tensor) and on
