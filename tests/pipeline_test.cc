@@ -249,5 +249,34 @@ TEST_F(Pipeline, GgufOneCommandComparesWithRecipes) {
   EXPECT_FALSE(std::filesystem::exists(dir / "x.gguf"));
 }
 
+// optiq report: plans at several budgets in one table, sorted by size,
+// each plan's row matching what plan prints for that budget.
+TEST_F(Pipeline, ReportComparesSeveralBudgets) {
+  auto result = testing::run_optiq(fmt::format(
+      "-q report {} --profile {} --budget 280KB,305KB --eval-text {} --eval-ctx 64 "
+      "--eval-chunks 2",
+      model_args(), profile_, testing::shared_path(kCalib).string()));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const size_t small = result.out.find("\noptiq 280KB");
+  const size_t large = result.out.find("\noptiq 305KB");
+  const size_t uniform4 = result.out.find("\nuniform a4g");
+  const size_t uniform8 = result.out.find("\nuniform a8g");
+  ASSERT_NE(small, std::string::npos) << result.out;
+  ASSERT_NE(large, std::string::npos) << result.out;
+  ASSERT_NE(uniform4, std::string::npos) << result.out;
+  ASSERT_NE(uniform8, std::string::npos) << result.out;
+  // Sizes: uniform 4-bit (226-252 KB) < 280 KB < 305 KB < uniform 8-bit
+  // (329 KB and up).
+  EXPECT_LT(uniform4, small);
+  EXPECT_LT(small, large);
+  EXPECT_LT(large, uniform8);
+
+  auto missing = testing::run_optiq(fmt::format(
+      "-q report {} --profile {} --budget 1KB --eval-text {}", model_args(), profile_,
+      testing::shared_path(kCalib).string()));
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("cannot be met"), std::string::npos) << missing.err;
+}
+
 }  // namespace
 }  // namespace optiq

@@ -15,5 +15,6 @@ void register_profile(CLI::App& app);
 void register_plan(CLI::App& app);
 void register_quantize(CLI::App& app);
 void register_export_gguf(CLI::App& app);
+void register_report(CLI::App& app);
 
 }  // namespace optiq::cli

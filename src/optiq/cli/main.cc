@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   optiq::cli::register_plan(app);
   optiq::cli::register_quantize(app);
   optiq::cli::register_export_gguf(app);
+  optiq::cli::register_report(app);
 
   try {
     app.parse(argc, argv);

@@ -138,7 +138,8 @@ void run_quantize(QuantizeOptions& options) {
   if (options.report.text.empty()) return;
   options.report.eval.protocol = parse_protocol(options.protocol);
   Model exported = load_model(options.output);
-  print_report(loaded, exported, plan, have_profile ? &profile : nullptr, options.report);
+  print_report(loaded, {{"optiq plan", plan, &exported}}, have_profile ? &profile : nullptr,
+               options.report);
 }
 
 }  // namespace

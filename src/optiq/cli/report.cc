@@ -104,12 +104,13 @@ std::vector<std::pair<std::string, PlanMaker>> baseline_plans(const ProfileDocum
 
 }  // namespace
 
-void print_report(const LoadedModel& full_precision, const Model& quantized, const Plan& plan,
+void print_report(const LoadedModel& full_precision, const std::vector<PlanRow>& plans,
                   const ProfileDocument* profile, const ReportOptions& options) {
+  OPTIQ_ASSERT(!plans.empty());
+  const Plan& plan = plans.front().plan;
   const Model& base = full_precision.model;
   std::vector<Row> rows;
   std::list<Model> uniform_models;
-  const int group = plan_group_size(plan);
   const int64_t params = plan.total_params;
   if (profile != nullptr) {
     for (const auto& [label, make] : baseline_plans(*profile, plan, options)) {
@@ -130,13 +131,18 @@ void print_report(const LoadedModel& full_precision, const Model& quantized, con
       rows.push_back(row);
     }
   }
-  Row mixed;
-  mixed.name = "optiq plan";
-  mixed.bytes = plan.total_bytes;
-  mixed.bpw = plan.bits_per_weight;
-  mixed.predicted = plan.predicted_damage;
-  mixed.model = &quantized;
-  rows.push_back(mixed);
+  for (const PlanRow& mixed : plans) {
+    Row row;
+    row.name = mixed.name;
+    row.bytes = mixed.plan.total_bytes;
+    row.bpw = mixed.plan.bits_per_weight;
+    row.predicted = mixed.plan.predicted_damage;
+    row.model = mixed.model;
+    rows.push_back(row);
+  }
+  // Smallest first, so each plan sits among the baselines of its size.
+  std::stable_sort(rows.begin(), rows.end(),
+                   [](const Row& a, const Row& b) { return a.bytes < b.bytes; });
 
   std::string text = read_text_file(options.text);
   std::vector<EvalSequence> sequences = make_eval_sequences(*full_precision.tokenizer, text, options.eval);

@@ -20,10 +20,18 @@ struct ReportOptions {
   bool json = false;
 };
 
-// `quantized` is the exported model as loaded back from disk. The profile is
-// needed for the uniform rows and their predicted damage; without it only
-// full precision and the plan are shown.
-void print_report(const LoadedModel& full_precision, const Model& quantized, const Plan& plan,
+// A mixed plan's row: its label, the plan and the quantized model (the
+// exported file loaded back, or the plan applied in memory).
+struct PlanRow {
+  std::string name;
+  Plan plan;
+  const Model* model = nullptr;
+};
+
+// Prints the table for one or more plans of the same profile. The profile
+// is needed for the baseline rows and their predicted damage; without it
+// only full precision and the plans are shown.
+void print_report(const LoadedModel& full_precision, const std::vector<PlanRow>& plans,
                   const ProfileDocument* profile, const ReportOptions& options);
 
 }  // namespace optiq::cli
