@@ -29,7 +29,6 @@ struct QuantizeOptions {
   PlanRequest request;
   ProfileCommandOptions profiling;
   ReportOptions report;
-  std::string protocol = "llama.cpp";
 };
 
 // Fails before any model run when no choice of the candidate formats fits the
@@ -136,7 +135,6 @@ void run_quantize(QuantizeOptions& options) {
 
   write_output(loaded, plan, importance, options);
   if (options.report.text.empty()) return;
-  options.report.eval.protocol = parse_protocol(options.protocol);
   Model exported = load_model(options.output);
   print_report(loaded, {{"optiq plan", plan, &exported}}, have_profile ? &profile : nullptr,
                options.report);
@@ -164,15 +162,7 @@ void register_quantize(CLI::App& app) {
   command->add_option("--keep", options->request.keep, "NAME_REGEX=FORMAT (repeatable)");
   add_profile_options(command, options->profiling, /*calib_required=*/false,
                       /*with_metric=*/false);
-  command->add_option("--eval-text", options->report.text,
-                      "Evaluate full precision, uniform baselines and the plan on this text and "
-                      "print the comparison table");
-  command->add_option("--eval-ctx", options->report.eval.ctx, "Context for the evaluation")
-      ->check(CLI::Range(4, 1 << 20));
-  command->add_option("--eval-chunks", options->report.eval.max_chunks,
-                      "Evaluate at most this many chunks (0: all)");
-  command->add_option("--eval-protocol", options->protocol, "llama.cpp or documents");
-  command->add_flag("--json", options->report.json, "Print the comparison table as JSON");
+  add_report_options(command, options->report, /*text_required=*/false);
   command->callback([options] { run_quantize(*options); });
 }
 

@@ -104,9 +104,24 @@ std::vector<std::pair<std::string, PlanMaker>> baseline_plans(const ProfileDocum
 
 }  // namespace
 
+void add_report_options(CLI::App* command, ReportOptions& options, bool text_required) {
+  auto* text = command->add_option(
+      "--eval-text", options.text,
+      "Evaluate full precision, the baselines and the plans on this text and print the table");
+  if (text_required) text->required();
+  command->add_option("--eval-ctx", options.eval.ctx, "Context for the evaluation")
+      ->check(CLI::Range(4, 1 << 20));
+  command->add_option("--eval-chunks", options.eval.max_chunks,
+                      "Evaluate at most this many chunks (0: all)");
+  command->add_option("--eval-protocol", options.protocol, "llama.cpp or documents");
+  command->add_flag("--json", options.json, "Print the table as JSON");
+}
+
 void print_report(const LoadedModel& full_precision, const std::vector<PlanRow>& plans,
-                  const ProfileDocument* profile, const ReportOptions& options) {
+                  const ProfileDocument* profile, const ReportOptions& report_options) {
   OPTIQ_ASSERT(!plans.empty());
+  ReportOptions options = report_options;
+  options.eval.protocol = parse_protocol(options.protocol);
   const Plan& plan = plans.front().plan;
   const Model& base = full_precision.model;
   std::vector<Row> rows;

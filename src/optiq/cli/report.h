@@ -4,6 +4,7 @@
 // precision, and the plan's predicted damage next to the measured one.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <string>
 
 #include "optiq/cli/model_loading.h"
@@ -15,6 +16,7 @@ namespace optiq::cli {
 struct ReportOptions {
   std::string text;       // evaluation text
   EvalOptions eval;       // protocol, ctx, chunk limit
+  std::string protocol = "llama.cpp";  // --eval-protocol, parsed into eval
   // MLX uniform rows; empty: every bit width the profile measured.
   std::vector<int> uniform_bits;
   bool json = false;
@@ -28,10 +30,14 @@ struct PlanRow {
   const Model* model = nullptr;
 };
 
+// Adds --eval-text (required when text_required), --eval-ctx,
+// --eval-chunks, --eval-protocol and --json to `command`.
+void add_report_options(CLI::App* command, ReportOptions& options, bool text_required);
+
 // Prints the table for one or more plans of the same profile. The profile
 // is needed for the baseline rows and their predicted damage; without it
 // only full precision and the plans are shown.
 void print_report(const LoadedModel& full_precision, const std::vector<PlanRow>& plans,
-                  const ProfileDocument* profile, const ReportOptions& options);
+                  const ProfileDocument* profile, const ReportOptions& report_options);
 
 }  // namespace optiq::cli

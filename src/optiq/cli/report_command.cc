@@ -20,7 +20,6 @@ struct ReportCommandOptions {
   std::string profile;
   std::vector<std::string> budgets;
   std::string metric = "kl";
-  std::string protocol = "llama.cpp";
   ReportOptions report;
 };
 
@@ -45,7 +44,6 @@ void run_report(ReportCommandOptions& options) {
     models.push_back(apply_plan(loaded.model, plan, &profile.result.importance));
     plans.push_back({fmt::format("optiq {}", budget), plan, &models.back()});
   }
-  options.report.eval.protocol = parse_protocol(options.protocol);
   print_report(loaded, plans, &profile, options.report);
 }
 
@@ -66,14 +64,7 @@ void register_report(CLI::App& app) {
       ->delimiter(',')
       ->required();
   command->add_option("--metric", options->metric, "Damage to minimise: kl or mse");
-  command->add_option("--eval-text", options->report.text, "Held-out text to evaluate on")
-      ->required();
-  command->add_option("--eval-ctx", options->report.eval.ctx, "Context for the evaluation")
-      ->check(CLI::Range(4, 1 << 20));
-  command->add_option("--eval-chunks", options->report.eval.max_chunks,
-                      "Evaluate at most this many chunks (0: all)");
-  command->add_option("--eval-protocol", options->protocol, "llama.cpp or documents");
-  command->add_flag("--json", options->report.json, "Print the table as JSON");
+  add_report_options(command, options->report, /*text_required=*/true);
   command->callback([options] { run_report(*options); });
 }
 
