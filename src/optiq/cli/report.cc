@@ -50,8 +50,8 @@ int plan_group_size(const Plan& plan) {
 using PlanMaker = std::function<Plan()>;
 
 // The baselines of the table. MLX: uniform affine at the plan's group size
-// for each of options.uniform_bits (default: every bit width the profile
-// measured at that group size). GGUF: every ggml type the profile
+// for each of options.uniform_bits, or by default every affine format the
+// profile measured. GGUF: every ggml type the profile
 // measured, uniformly, then llama.cpp's recipes.
 std::vector<std::pair<std::string, PlanMaker>> baseline_plans(const ProfileDocument& profile,
                                                               const Plan& plan,
@@ -59,18 +59,24 @@ std::vector<std::pair<std::string, PlanMaker>> baseline_plans(const ProfileDocum
   std::vector<std::pair<std::string, PlanMaker>> baselines;
   const std::string metric = plan.metric;
   if (profile.result.export_format == ExportFormat::kMlx) {
-    const int group = plan_group_size(plan);
-    std::set<int> measured;  // bit widths the profile measured at `group`
-    for (const TensorProfile& t : profile.result.tensors) {
-      for (const Measurement& m : t.candidates) {
-        if (m.format.kind == QuantFormat::Kind::kAffine && m.format.affine.group_size == group) {
-          measured.insert(m.format.affine.bits);
+    std::vector<QuantFormat> formats;
+    if (!options.uniform_bits.empty()) {
+      const int group = plan_group_size(plan);
+      for (int bits : options.uniform_bits) formats.push_back(QuantFormat::affine_format(bits, group));
+    } else {
+      std::set<std::pair<int, int>> measured;  // (bits, group size)
+      for (const TensorProfile& t : profile.result.tensors) {
+        for (const Measurement& m : t.candidates) {
+          if (m.format.kind == QuantFormat::Kind::kAffine) {
+            measured.insert({m.format.affine.bits, m.format.affine.group_size});
+          }
         }
       }
+      for (const auto& [bits, group] : measured) {
+        formats.push_back(QuantFormat::affine_format(bits, group));
+      }
     }
-    for (int bits : options.uniform_bits.empty() ? std::vector<int>(measured.begin(), measured.end())
-                                                 : options.uniform_bits) {
-      QuantFormat format = QuantFormat::affine_format(bits, group);
+    for (const QuantFormat& format : formats) {
       baselines.emplace_back("uniform " + format.name(), [&profile, format, metric] {
         return make_uniform_plan(profile, format, metric);
       });

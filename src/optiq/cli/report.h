@@ -17,7 +17,8 @@ struct ReportOptions {
   std::string text;       // evaluation text
   EvalOptions eval;       // protocol, ctx, chunk limit
   std::string protocol = "llama.cpp";  // --eval-protocol, parsed into eval
-  // MLX uniform rows; empty: every bit width the profile measured.
+  // MLX uniform rows at the plan's group size; empty: one row for every
+  // affine format the profile measured.
   std::vector<int> uniform_bits;
   bool json = false;
 };
