@@ -278,5 +278,34 @@ TEST_F(Pipeline, ReportComparesSeveralBudgets) {
   EXPECT_NE(missing.err.find("cannot be met"), std::string::npos) << missing.err;
 }
 
+// optiq eval kld: zero against itself, small and positive against a Q8_0
+// GGUF export of the same weights, on the same scored positions.
+TEST_F(Pipeline, EvalKldAgainstItselfAndQ8) {
+  testing::ScratchDir dir;
+  const std::string gguf = (dir / "q8.gguf").string();
+  auto exported = testing::run_optiq(fmt::format("-q export-gguf {} --type Q8_0 -o {}",
+                                                 model_args(), gguf));
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  const std::string text = testing::shared_path(kCalib).string();
+  auto same = testing::run_optiq(fmt::format("-q eval kld {} {} --text {} --ctx 64 --chunks 3 --json",
+                                             model_args(), testing::shared_path(kModel).string(),
+                                             text));
+  ASSERT_EQ(same.exit_code, 0) << same.err;
+  auto a = nlohmann::json::parse(same.out);
+  EXPECT_EQ(a["mean_kld"].get<double>(), 0.0);
+  EXPECT_EQ(a["top1_agreement"].get<double>(), 1.0);
+  EXPECT_EQ(a["base_perplexity"], a["candidate_perplexity"]);
+  EXPECT_EQ(a["tokens_scored"].get<int64_t>(), 3 * 31);
+
+  auto q8 = testing::run_optiq(fmt::format("-q eval kld {} {} --text {} --ctx 64 --chunks 3 --json",
+                                           model_args(), gguf, text));
+  ASSERT_EQ(q8.exit_code, 0) << q8.err;
+  auto b = nlohmann::json::parse(q8.out);
+  EXPECT_GT(b["mean_kld"].get<double>(), 0.0);
+  EXPECT_LT(b["mean_kld"].get<double>(), 0.05);
+  EXPECT_EQ(b["tokens_scored"], a["tokens_scored"]);
+  EXPECT_EQ(b["base_perplexity"], a["base_perplexity"]);
+}
+
 }  // namespace
 }  // namespace optiq

@@ -17,25 +17,22 @@ struct Accumulator {
   int64_t agree = 0;
 };
 
-void finish_perplexity(PerplexityResult& r, double nll, double nll2, int64_t count, int64_t bytes) {
-  r.tokens_scored = count;
-  r.scored_bytes = bytes;
-  r.mean_nll = nll / count;
-  double variance = nll2 / count - r.mean_nll * r.mean_nll;
-  double se = (variance > 0 && count > 1) ? std::sqrt(variance / (count - 1)) : 0.0;
-  r.perplexity = std::exp(r.mean_nll);
-  r.std_error = se * r.perplexity;
-  r.bits_per_byte = bytes > 0 ? nll / std::log(2.0) / bytes : 0.0;
-}
-
 }  // namespace
 
 std::vector<KldResult> compare_models(Transformer& base, std::vector<Transformer*> candidates,
                                       const Tokenizer& tokenizer,
                                       const std::vector<EvalSequence>& sequences) {
   const int64_t vocab = base.model().config.vocab;
+  const ModelConfig& config = base.model().config;
   for (Transformer* c : candidates) {
-    if (c->model().config.vocab != vocab) fail("candidate vocabulary differs from the base model's");
+    const ModelConfig& other = c->model().config;
+    if (other.vocab != vocab) {
+      fail("the models have different vocabularies ({} and {} tokens)", vocab, other.vocab);
+    }
+    if (other.n_layers != config.n_layers || other.kv_dim() != config.kv_dim()) {
+      fail("the models have different shapes ({} layers x {} key/value width, and {} x {})",
+           config.n_layers, config.kv_dim(), other.n_layers, other.kv_dim());
+    }
   }
   int64_t capacity = 0;
   for (const EvalSequence& s : sequences) capacity = std::max<int64_t>(capacity, s.tokens.size());
@@ -93,8 +90,10 @@ std::vector<KldResult> compare_models(Transformer& base, std::vector<Transformer
   std::vector<KldResult> results(candidates.size());
   for (size_t c = 0; c < candidates.size(); ++c) {
     KldResult& r = results[c];
-    finish_perplexity(r.base, base_nll, base_nll2, count, bytes);
-    finish_perplexity(r.candidate, acc[c].nll, acc[c].nll2, count, bytes);
+    r.base.tokens_scored = r.candidate.tokens_scored = count;
+    r.base.scored_bytes = r.candidate.scored_bytes = bytes;
+    finish_perplexity(r.base, base_nll, base_nll2);
+    finish_perplexity(r.candidate, acc[c].nll, acc[c].nll2);
     r.base.sequences = r.candidate.sequences = static_cast<int64_t>(sequences.size());
     r.tokens_scored = count;
     double sum = 0, sum2 = 0;
@@ -117,6 +116,11 @@ std::vector<KldResult> compare_models(Transformer& base, std::vector<Transformer
     r.seconds = seconds;
   }
   return results;
+}
+
+KldResult evaluate_kld(Transformer& base, Transformer& candidate, const Tokenizer& tokenizer,
+                       const std::vector<EvalSequence>& sequences) {
+  return compare_models(base, {&candidate}, tokenizer, sequences).front();
 }
 
 }  // namespace optiq

@@ -38,8 +38,15 @@ struct KldResult {
   double seconds = 0;
 };
 
+// KL divergence of `candidate` from `base` (compare_models with one
+// candidate; defined in compare.cc).
 KldResult evaluate_kld(Transformer& base, Transformer& candidate, const Tokenizer& tokenizer,
                        const std::vector<EvalSequence>& sequences);
+
+// Fills mean_nll, perplexity, std_error (as llama-perplexity computes it)
+// and bits_per_byte from the summed NLL and squared NLL; tokens_scored and
+// scored_bytes must be set.
+void finish_perplexity(PerplexityResult& result, double nll_sum, double nll2_sum);
 
 // Log-softmax of one row of logits, in double for the normaliser.
 void log_softmax(const float* logits, int64_t vocab, std::vector<double>& out);
