@@ -62,7 +62,7 @@ class Digest {
       mix(word);
     }
     uint64_t tail = 0;
-    std::memcpy(&tail, bytes + i, size - i);
+    if (size > i) std::memcpy(&tail, bytes + i, size - i);  // data may be null when size is 0
     mix(tail ^ (static_cast<uint64_t>(size) << 56));
   }
   std::string hex() const { return fmt::format("{:016x}", state_); }
