@@ -30,7 +30,7 @@ Plan recipe_plan(const Model& model, LlamaCppRecipe recipe) {
   Plan plan;
   plan.export_format = ExportFormat::kGguf;
   std::vector<TensorProfile> tensors;
-  for (const ProfileTarget& target : profile_targets(model, /*include_embedding=*/true)) {
+  for (const ProfileTarget& target : profile_targets(model, false, ExportFormat::kGguf)) {
     tensors.push_back({target, {}, {}, {}});
   }
   const RecipeModelShape shape = recipe_shape(tensors);

@@ -106,8 +106,7 @@ ProfileDocument run_profile_command(const LoadedModel& loaded, const std::string
   const MemoryEstimate memory = fit_profile_memory(model, S, seq_len, limit);
   profile_options.batch = memory.batch;
   const int64_t batches = (S + memory.batch - 1) / memory.batch;
-  std::vector<ProfileTarget> targets = profile_targets(
-      model, options.include_embedding || profile_options.export_format == ExportFormat::kGguf);
+  std::vector<ProfileTarget> targets = profile_targets(model, options.include_embedding, profile_options.export_format);
   std::vector<std::string> names;
   for (const QuantFormat& f : profile_options.formats) names.push_back(f.name());
   std::fprintf(stderr, "profile configuration\n");
@@ -124,8 +123,8 @@ ProfileDocument run_profile_command(const LoadedModel& loaded, const std::string
   std::fprintf(stderr, "  metrics        %s\n", fmt::format("{}", fmt::join(options.metrics, ", ")).c_str());
   print_memory_estimate(memory, limit);
   if (batches > 1) {
-    std::fprintf(stderr, "  batches        %lld of up to %lld sequences (the memory limit holds "
-                 "fewer than all %lld)\n",
+    std::fprintf(stderr, "  batches        %lld of up to %lld sequences (all %lld do not fit "
+                 "the memory limit)\n",
                  static_cast<long long>(batches), static_cast<long long>(memory.batch),
                  static_cast<long long>(S));
   }

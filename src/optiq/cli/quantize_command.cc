@@ -37,8 +37,7 @@ void check_budget_reachable(const Model& model, const QuantizeOptions& options) 
   if (parse_llama_cpp_recipe(options.request.budget)) return;
   const ExportFormat format = export_format_of(options.profiling);
   const std::vector<QuantFormat> requested = requested_formats(options.profiling);
-  std::vector<ProfileTarget> targets = profile_targets(
-      model, options.profiling.include_embedding || format == ExportFormat::kGguf);
+  std::vector<ProfileTarget> targets = profile_targets(model, options.profiling.include_embedding, format);
   const DType output = output_dtype_for(model, format);
   const DType scales = output_dtype_for(model);
   const int64_t params = parameter_count(model);

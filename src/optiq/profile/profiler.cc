@@ -223,8 +223,7 @@ ProfileResult ProfileEngine::run(const ProfileProgress& progress) {
   result_.scale_dtype = output_dtype_for(model_);
   result_.total_params = parameter_count(model_);
 
-  const std::vector<ProfileTarget> targets = profile_targets(
-      model_, options_.include_embedding || export_format == ExportFormat::kGguf);
+  const std::vector<ProfileTarget> targets = profile_targets(model_, options_.include_embedding, export_format);
   result_.fixed_bytes = unplanned_bytes(model_, targets, export_format);
   std::vector<TensorProfile>& profiles = result_.tensors;
   for (const ProfileTarget& target : targets) {
@@ -337,7 +336,9 @@ ExportFormat parse_export_format(std::string_view name) {
   fail("invalid output format '{}': expected mlx or gguf", name);
 }
 
-std::vector<ProfileTarget> profile_targets(const Model& model, bool include_embedding) {
+std::vector<ProfileTarget> profile_targets(const Model& model, bool include_embedding,
+                                           ExportFormat format) {
+  include_embedding = include_embedding || format == ExportFormat::kGguf;
   const ModelConfig& c = model.config;
   std::vector<ProfileTarget> targets;
   for (int64_t l = 0; l < c.n_layers; ++l) {

@@ -27,11 +27,11 @@ namespace optiq {
 //  - kMlx: unquantized tensors (norms, biases, the embedding unless
 //    profiled) in the model's 16-bit dtype; formats whose group does not
 //    divide a row are skipped;
-//  - kGguf: norms and biases in F32 as llama.cpp stores them, the token
-//    embedding always profiled (llama.cpp quantizes it), the unquantized
-//    candidate F16, and a ggml type whose block does not divide a row is
-//    measured and priced as the type llama.cpp's quantize tool writes
-//    instead (ggml_fallback_type).
+//  - kGguf: norms and biases in F32, as llama.cpp stores them. The token
+//    embedding is always profiled, because llama.cpp quantizes it, and the
+//    unquantized candidate is F16. A ggml type whose block does not divide
+//    a row is measured and priced as the type llama.cpp's quantize tool
+//    writes instead (ggml_fallback_type).
 enum class ExportFormat { kMlx, kGguf };
 
 // One quantizable weight tensor.
@@ -101,9 +101,10 @@ struct ProfileResult {
 
 // The quantizable tensors of `model`, in a fixed order: per layer q, k, v, o,
 // gate, up, down, then the output head (the shared embedding when tied),
-// then the embedding when requested and untied. The profile includes the
-// embedding when options.include_embedding is set or the export is GGUF.
-std::vector<ProfileTarget> profile_targets(const Model& model, bool include_embedding);
+// then the embedding when requested or the export is GGUF (llama.cpp
+// quantizes it), and untied.
+std::vector<ProfileTarget> profile_targets(const Model& model, bool include_embedding,
+                                           ExportFormat format = ExportFormat::kMlx);
 
 // The dtype optiq writes unquantized tensors in: the model's own F16/BF16,
 // and F16 for F32 models; always F16 for GGUF.
