@@ -218,7 +218,8 @@ TEST_F(Pipeline, ProfileIsIdenticalAcrossThreadCounts) {
 // fallbacks for every k-quant.
 TEST_F(Pipeline, GgufOneCommandComparesWithRecipes) {
   testing::ScratchDir dir;
-  const std::string out = (dir / "stories.gguf").string();
+  // The output folder does not exist yet: quantize creates it.
+  const std::string out = (dir / "new" / "stories.gguf").string();
   auto result = testing::run_optiq(fmt::format(
       "-q quantize {} --format gguf --calib {} --samples 1 --seq-len 32 --budget Q4_K_M -o {} "
       "--eval-text {} --eval-ctx 32 --eval-chunks 2",

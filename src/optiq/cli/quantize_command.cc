@@ -92,6 +92,13 @@ void run_quantize(QuantizeOptions& options) {
     fail("give either --plan PLAN.json, or --calib FILE with --budget (one-command form), or "
          "--profile PROFILE.json with --budget");
   }
+  // The output and OUT.profile.json go beside each other: create their
+  // folder (as in -o out/model) before the long profile, not after it.
+  const fs::path parent = fs::path(options.output).parent_path();
+  std::error_code error;
+  if (!parent.empty() && !fs::create_directories(parent, error) && error) {
+    fail("cannot create the output folder '{}': {}", parent.string(), error.message());
+  }
   LoadedModel loaded = load_model_and_tokenizer(options.model, options.tokenizer);
   ProfileDocument profile;
   bool have_profile = false;
